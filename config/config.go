@@ -1,0 +1,114 @@
+// Package config reads gracevisord's configuration: DIR/gracevisor.yaml plus the
+// app files named by apps_include.
+//
+// The model: YAML is decoded once, strictly (unknown keys are errors), into raw
+// structs that remember where each value came from; defaults and inheritance
+// (global logger and user → app) are then resolved in one place, and validation
+// reports every problem at once, each naming file, line and key. What Load
+// returns is fully resolved: durations are time.Duration, signals are
+// syscall.Signal, paths are absolute, and nothing else in the program needs to
+// know a default.
+package config
+
+import (
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Config is a whole, valid, resolved configuration.
+type Config struct {
+	// Dir is the absolute config directory; File is Dir/gracevisor.yaml.
+	Dir  string
+	File string
+
+	PortRange PortRange
+	RPC       RPC
+	// Log is the daemon's own log file and its rotation settings.
+	Log LogFile
+	// User is the global username apps inherit; "" means gracevisord's own user.
+	User string
+	// AppsInclude are the resolved (absolute) include paths.
+	AppsInclude []string
+	// Apps holds inline apps first, then included ones, in file order.
+	Apps []App
+}
+
+// PortRange is the half-open range [From, To) of internal ports.
+type PortRange struct {
+	From, To int
+}
+
+// RPC is where the control API listens.
+type RPC struct {
+	Host string // default "localhost"
+	Port int    // default 9001
+}
+
+// Addr is host:port of the control API.
+func (r RPC) Addr() string { return net.JoinHostPort(r.Host, strconv.Itoa(r.Port)) }
+
+// Rotation holds lumberjack's settings in the config's units.
+type Rotation struct {
+	MaxSizeMB  int // megabytes before a file is rotated; default 500
+	MaxBackups int // rotated files kept; 0 = all (config -1 and 0 both map here)
+	MaxAgeDays int // days a rotated file is kept; 0 = forever (config -1 and 0)
+}
+
+// LogFile is one rotated log file.
+type LogFile struct {
+	Path string // absolute
+	Rotation
+}
+
+// App is one supervised application, with every default and inherited value resolved.
+type App struct {
+	Name        string
+	Command     string   // still holds {port}; procs substitutes it
+	Environment []string // "K=V", still holding {port}
+	Directory   string   // absolute, or "" for gracevisord's working directory
+	Healthcheck string   // HTTP path, "" = readiness is a TCP connect
+
+	InternalHost string // default "localhost"
+	ExternalHost string // default "localhost"
+	ExternalPort int    // default 8080
+
+	StopSignal syscall.Signal // default SIGTERM
+	MaxRetries int            // default 5
+
+	StartTimeout time.Duration // default 60s; 0 = wait forever
+	StopTimeout  time.Duration // default 10s; 0 = wait forever
+
+	HealthcheckInterval time.Duration // default 5s
+	HealthcheckTimeout  time.Duration // default 2s
+	HealthcheckFailures int           // default 3
+	DrainTimeout        time.Duration // default 30s; 0 = wait for the last connection
+	ConnectTimeout      time.Duration // default 10s
+	MaxConnections      int           // default 0 = no limit
+
+	User string // username; "" = gracevisord's own user
+
+	// Stdout and Stderr are the app's log files. They have the same Path
+	// when both streams go to one file (log_file).
+	Stdout LogFile
+	Stderr LogFile
+
+	// Source is "file:line" where the app was defined, for messages.
+	Source string
+}
+
+// ExternalAddr is external_host:external_port.
+func (a *App) ExternalAddr() string {
+	return net.JoinHostPort(a.ExternalHost, strconv.Itoa(a.ExternalPort))
+}
+
+// App returns the app called name, or nil.
+func (c *Config) App(name string) *App {
+	for i := range c.Apps {
+		if c.Apps[i].Name == name {
+			return &c.Apps[i]
+		}
+	}
+	return nil
+}

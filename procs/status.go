@@ -1,0 +1,70 @@
+package procs
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrUnknownApp is wrapped by every operation given a name that is not configured.
+var ErrUnknownApp = errors.New("unknown app")
+
+// AppState is an app's state as status reports it.
+type AppState string
+
+// App states, as the spec names them.
+const (
+	AppStopped   AppState = "STOPPED"   // no instance; the listener refuses new connections
+	AppStarting  AppState = "STARTING"  // first instance starting; clients wait (connect_timeout)
+	AppRunning   AppState = "RUNNING"   // an instance serves
+	AppReloading AppState = "RELOADING" // an instance serves while a new one starts
+	AppBackoff   AppState = "BACKOFF"   // the instance died; waiting before the next start
+	AppFatal     AppState = "FATAL"     // max_retries consecutive failed starts; listener refuses
+)
+
+// InstanceState is one instance's state.
+type InstanceState string
+
+// Instance states, as the spec names them.
+const (
+	InstStarting InstanceState = "STARTING" // started, not yet ready
+	InstServing  InstanceState = "SERVING"  // new connections go here
+	InstDraining InstanceState = "DRAINING" // retired; waiting for its connections to close
+	InstStopping InstanceState = "STOPPING" // stop_signal sent
+	InstExited   InstanceState = "EXITED"   // process gone
+)
+
+// InstanceStatus is a snapshot of one instance.
+type InstanceStatus struct {
+	PID         int           `json:"pid"`
+	Port        int           `json:"port"`
+	State       InstanceState `json:"state"`
+	Connections int64         `json:"connections"`
+	StartedAt   time.Time     `json:"started_at"`
+}
+
+// AppStatus is a snapshot of one app. Instances lists the serving instance
+// first, then starting and draining ones.
+type AppStatus struct {
+	Name      string           `json:"name"`
+	State     AppState         `json:"state"`
+	External  string           `json:"external"`
+	Restarts  int              `json:"restarts"`
+	Since     time.Time        `json:"since"`           // when State was entered
+	LastError string           `json:"error,omitempty"` // why the last start/reload failed
+	Instances []InstanceStatus `json:"instances"`
+}
+
+// ReloadResult is what a successful reload reports.
+type ReloadResult struct {
+	App        string  `json:"app"`
+	PID        int     `json:"pid"`
+	Port       int     `json:"port"`
+	DurationMS float64 `json:"duration_ms"` // from request to the switch of traffic
+}
+
+// Changes is what Update did, by app name, each list sorted.
+type Changes struct {
+	Added   []string `json:"added"`
+	Removed []string `json:"removed"`
+	Changed []string `json:"changed"`
+}
