@@ -5,7 +5,10 @@ PKGS    := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test run bench lint fuzz clean
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all build test run bench lint fuzz install clean
 
 all: build
 
@@ -37,6 +40,18 @@ lint:
 ## fuzz: run the config loader fuzzer for a while (the seed corpus runs in `make test`)
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./config/
+
+## install: binaries to $(PREFIX)/bin, an example config, the log folder, systemd unit and init.d script
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/gracevisor/conf.d $(DESTDIR)/var/log/gracevisor \
+		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/init.d
+	install -m 0755 $(BIN)/gracevisord $(BIN)/gracevisorctl $(DESTDIR)$(PREFIX)/bin/
+	@# Never overwrite an operator's config.
+	[ -e $(DESTDIR)/etc/gracevisor/gracevisor.yaml ] || \
+		install -m 0644 scripts/gracevisor.example.yaml $(DESTDIR)/etc/gracevisor/gracevisor.yaml
+	sed 's|/usr/local/bin|$(PREFIX)/bin|g' scripts/systemd/gracevisord.service > $(DESTDIR)/lib/systemd/system/gracevisord.service
+	sed 's|/usr/local/bin|$(PREFIX)/bin|g' scripts/init.d/gracevisord > $(DESTDIR)/etc/init.d/gracevisord
+	chmod 0755 $(DESTDIR)/etc/init.d/gracevisord
 
 clean:
 	rm -rf $(BIN) log

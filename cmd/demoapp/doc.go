@@ -1,0 +1,23 @@
+// Command demoapp is a tiny server for gracevisor's demo and tests.
+//
+// By default it is an HTTP server on --host:--port:
+//
+//	GET /            pid=<pid> started=<RFC3339Nano> port=<port>
+//	GET /health      200 "ok", or 503 while the --health-file exists
+//	GET /slow?ms=N   the same line as /, after N milliseconds
+//	GET /inflight    how many /slow requests are being served right now
+//
+// With --echo it is a line-echo TCP server instead: every line a client sends
+// is written back; when the client half-closes, any unterminated rest is
+// written back too and demoapp half-closes its side, then closes.
+//
+// It prints one line to stdout when it listens and one when it stops, never
+// per request. SIGTERM or SIGINT stops it gracefully: the listener closes,
+// in-flight requests (or echo connections) get up to --grace to finish, idle
+// keep-alive connections are closed, and it exits 0 (1 if the grace ran out).
+//
+// The failure-mode flags (--fail-start, --exit-after, --ignore-term,
+// --spawn-child) let supervisor tests produce the bad behaviour they must
+// survive. The port comes from --port, else $GRACEVISOR_PORT, else $PORT;
+// port 0 lets the kernel choose (the listening line shows the real one).
+package main

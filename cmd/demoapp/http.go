@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// identity is what GET / answers, so a client can tell instances apart.
+type identity struct {
+	pid     int
+	started time.Time
+	port    int
+}
+
+func (id identity) String() string {
+	return fmt.Sprintf("pid=%d started=%s port=%d\n", id.pid, id.started.Format(time.RFC3339Nano), id.port)
+}
+
+// newHandler routes /, /health, /slow and /inflight. healthFile "" means
+// always healthy.
+func newHandler(id identity, healthFile string) http.Handler {
+	var inflight atomic.Int64 // /slow requests being served
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, id)
+	})
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		health(w, healthFile)
+	})
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		inflight.Add(1)
+		defer inflight.Add(-1)
+		slow(w, r, id)
+	})
+	mux.HandleFunc("GET /inflight", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, inflight.Load())
+	})
+	return mux
+}
+
+// health answers 200 unless healthFile exists.
+func health(w http.ResponseWriter, healthFile string) {
+	if healthFile == "" {
+		fmt.Fprintln(w, "ok")
+		return
+	}
+	_, err := os.Stat(healthFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintln(w, "ok")
+	case err == nil:
+		http.Error(w, "unhealthy: "+healthFile+" exists", http.StatusServiceUnavailable)
+	default:
+		http.Error(w, "cannot check health file: "+err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// slow answers like / after ?ms=N milliseconds, to keep a request in flight.
+func slow(w http.ResponseWriter, r *http.Request, id identity) {
+	ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+	if err != nil || ms < 0 {
+		http.Error(w, "ms must be a non-negative integer", http.StatusBadRequest)
+		return
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		fmt.Fprint(w, id)
+	case <-r.Context().Done(): // client gone, or the grace ran out
+	}
+}
+
+// serveHTTP serves h on ln until a stop signal, then shuts down gracefully.
+func (l lifecycle) serveHTTP(ln net.Listener, h http.Handler) int {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go serveHTTP(srv, ln, served)
+	select {
+	case err := <-served:
+		return l.failed(err)
+	case sig := <-l.stop:
+		l.stopping(sig)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.grace)
+	defer cancel()
+	// Shutdown closes the listener and idle keep-alive connections at once,
+	// then waits for in-flight requests.
+	err := srv.Shutdown(ctx)
+	<-served
+	if err != nil {
+		srv.Close()
+		return l.graceExceeded("in-flight requests")
+	}
+	return l.stopped()
+}
+
+// serveHTTP is the server's accept loop; it reports how it ended.
+func serveHTTP(srv *http.Server, ln net.Listener, served chan<- error) {
+	served <- srv.Serve(ln)
+}

@@ -1,0 +1,120 @@
+// Command bench measures gracevisord side by side with a direct connection, HAProxy
+// (mode tcp, splice forced on) and nginx (stream module), all in front of the same
+// backend processes, in one run on one machine.
+//
+// The model: gracevisord supervises the backends (demoapp for HTTP, demoapp --echo
+// for idle connections, iperf3 -s for bulk) and its status tells each backend's
+// internal port; HAProxy and nginx are then pointed at those same ports. Each
+// measurement runs for every target in rounds whose order rotates, and the median
+// of the rounds is reported, so that a noisy 2-core machine still gives ratios
+// that mean something. Results print as a table and are saved as JSON.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	bin       string
+	rounds    int
+	duration  time.Duration
+	idleConns int
+	reloads   int
+	out       string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "./bin", "folder with gracevisord, gracevisorctl and demoapp")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds per measurement (median is reported)")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each throughput/latency run")
+	flag.IntVar(&o.idleConns, "idle", 10000, "idle proxied connections to hold")
+	flag.IntVar(&o.reloads, "reloads", 50, "reloads (and restarts) under load")
+	flag.StringVar(&o.out, "out", "scripts/bench/results", "folder for the JSON result")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	if err := raiseFileLimit(200000); err != nil {
+		return fmt.Errorf("raise file limit (needs root for 10k idle connections): %w", err)
+	}
+	st, err := startStack(ctx, o.bin)
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+
+	res := &results{
+		Date:  time.Now().UTC().Format(time.RFC3339),
+		Cores: runtime.NumCPU(),
+		Command: fmt.Sprintf("make bench (rounds=%d duration=%s idle=%d reloads=%d)",
+			o.rounds, o.duration, o.idleConns, o.reloads),
+		Versions: st.versions(),
+	}
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"bulk throughput", func() error { return measureBulk(ctx, st, o, res) }},
+		{"short connections", func() error { return measureShort(ctx, st, o, res) }},
+		{"keep-alive latency", func() error { return measureKeepAlive(ctx, st, o, res) }},
+		{"reload under load", func() error { return measureReload(ctx, st, o, res) }},
+		// Last: 10k connections leave many sockets in TIME_WAIT behind them.
+		{"idle connections", func() error { return measureIdle(ctx, st, o, res) }},
+	}
+	for _, s := range steps {
+		fmt.Fprintf(os.Stderr, "== %s\n", s.name)
+		t0 := time.Now()
+		if err := s.fn(); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Fprintf(os.Stderr, "   (%s)\n", time.Since(t0).Round(time.Second))
+	}
+	res.print(os.Stdout)
+	fmt.Printf("\n%s", res.markdown())
+	return save(res, o.out)
+}
+
+func save(res *results, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	name := filepath.Join(dir, time.Now().UTC().Format("2006-01-02T150405Z")+".json")
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(name, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\nsaved %s\n", name)
+	return nil
+}
+
+func raiseFileLimit(n uint64) error {
+	lim := syscall.Rlimit{Cur: n, Max: n}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+		return nil
+	}
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	lim.Cur = lim.Max
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}

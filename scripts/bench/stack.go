@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// target is one way to reach the backends: directly or through one proxy.
+type target struct {
+	name string
+	demo string // HTTP backend (demoapp)
+	echo string // line-echo backend (demoapp --echo), for idle connections
+	bulk string // iperf3 server
+	cmd  *exec.Cmd
+}
+
+// pids lists the processes whose CPU and memory count as the proxy's: the proxy
+// itself and, for nginx, its workers. Backends are never included.
+func (t *target) pids() []int {
+	if t.cmd == nil || t.cmd.Process == nil {
+		return nil
+	}
+	pid := t.cmd.Process.Pid
+	if t.name == "nginx" {
+		return append([]int{pid}, childrenOf(pid)...)
+	}
+	return []int{pid}
+}
+
+// stack is every process of one benchmark run.
+type stack struct {
+	dir     string
+	bin     string
+	rpc     string
+	targets []*target // direct, gracevisord, haproxy, nginx
+}
+
+func (s *stack) target(name string) *target {
+	for _, t := range s.targets {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+func (s *stack) ctl(ctx context.Context, args ...string) ([]byte, error) {
+	args = append([]string{"--rpc", s.rpc}, args...)
+	out, err := exec.CommandContext(ctx, filepath.Join(s.bin, "gracevisorctl"), args...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("gracevisorctl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return out, nil
+}
+
+func startStack(ctx context.Context, bin string) (*stack, error) {
+	dir, err := os.MkdirTemp("", "gracevisor-bench-")
+	if err != nil {
+		return nil, err
+	}
+	bin, err = filepath.Abs(bin)
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{dir: dir, bin: bin, rpc: freeAddr()}
+	ok := false
+	defer func() {
+		if !ok {
+			s.stop()
+		}
+	}()
+	gv, err := s.startGracevisor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	direct, err := s.backendAddrs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.targets = append(s.targets, direct, gv)
+	for _, start := range []func(*target) (*target, error){s.startHAProxy, s.startNginx} {
+		t, err := start(direct)
+		if err != nil {
+			return nil, err
+		}
+		s.targets = append(s.targets, t)
+	}
+	for _, t := range s.targets {
+		if err := waitDial(ctx, t.demo); err != nil {
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+	ok = true
+	return s, nil
+}
+
+const gracevisorConf = `port_range: {from: 21000, to: 21300}
+rpc: {host: 127.0.0.1, port: %s}
+logger: {log_dir: %s}
+apps:
+  - {name: demo, command: "%s/demoapp --host 127.0.0.1 --port={port}", healthcheck: /health,
+     internal_host: 127.0.0.1, external_host: 127.0.0.1, external_port: %s}
+  - {name: echo, command: "%s/demoapp --echo --host 127.0.0.1 --port={port}",
+     internal_host: 127.0.0.1, external_host: 127.0.0.1, external_port: %s}
+  - {name: bulk, command: "iperf3 -s -B 127.0.0.1 -p {port}",
+     internal_host: 127.0.0.1, external_host: 127.0.0.1, external_port: %s}
+`
+
+func (s *stack) startGracevisor(ctx context.Context) (*target, error) {
+	t := &target{name: "gracevisord", demo: freeAddr(), echo: freeAddr(), bulk: freeAddr()}
+	conf := fmt.Sprintf(gracevisorConf, port(s.rpc), filepath.Join(s.dir, "log"),
+		s.bin, port(t.demo), s.bin, port(t.echo), port(t.bulk))
+	if err := os.WriteFile(filepath.Join(s.dir, "gracevisor.yaml"), []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	t.cmd = s.command(filepath.Join(s.bin, "gracevisord"), "--conf", s.dir)
+	if err := t.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := waitDial(ctx, s.rpc); err != nil {
+		return nil, fmt.Errorf("gracevisord: %w (see %s)", err, s.dir)
+	}
+	return t, nil
+}
+
+// backendAddrs asks gracevisord where its apps' serving instances listen.
+func (s *stack) backendAddrs(ctx context.Context) (*target, error) {
+	out, err := s.ctl(ctx, "status", "--json")
+	if err != nil {
+		return nil, err
+	}
+	var apps []struct {
+		Name      string
+		Instances []struct{ Port int }
+	}
+	if err := json.Unmarshal(out, &apps); err != nil {
+		return nil, fmt.Errorf("status --json: %w", err)
+	}
+	t := &target{name: "direct"}
+	for _, a := range apps {
+		if len(a.Instances) == 0 {
+			return nil, fmt.Errorf("app %s has no instance", a.Name)
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Instances[0].Port))
+		switch a.Name {
+		case "demo":
+			t.demo = addr
+		case "echo":
+			t.echo = addr
+		case "bulk":
+			t.bulk = addr
+		}
+	}
+	return t, nil
+}
+
+const haproxyConf = `global
+    maxconn 200000
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+    maxconn 200000
+    option splice-request
+    option splice-response
+listen demo
+    bind %s
+    server s %s
+listen echo
+    bind %s
+    server s %s
+listen bulk
+    bind %s
+    server s %s
+`
+
+func (s *stack) startHAProxy(direct *target) (*target, error) {
+	t := &target{name: "haproxy", demo: freeAddr(), echo: freeAddr(), bulk: freeAddr()}
+	conf := filepath.Join(s.dir, "haproxy.cfg")
+	text := fmt.Sprintf(haproxyConf, t.demo, direct.demo, t.echo, direct.echo, t.bulk, direct.bulk)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return nil, err
+	}
+	t.cmd = s.command("haproxy", "-db", "-f", conf)
+	return t, t.cmd.Start()
+}
+
+const nginxConf = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes auto;
+worker_rlimit_nofile 200000;
+pid %[1]s/nginx.pid;
+error_log %[1]s/nginx-error.log;
+events { worker_connections 100000; }
+stream {
+    server { listen %[2]s; proxy_pass %[3]s; }
+    server { listen %[4]s; proxy_pass %[5]s; proxy_timeout 1h; }
+    server { listen %[6]s; proxy_pass %[7]s; }
+}
+`
+
+func (s *stack) startNginx(direct *target) (*target, error) {
+	t := &target{name: "nginx", demo: freeAddr(), echo: freeAddr(), bulk: freeAddr()}
+	conf := filepath.Join(s.dir, "nginx.conf")
+	text := fmt.Sprintf(nginxConf, s.dir, t.demo, direct.demo, t.echo, direct.echo, t.bulk, direct.bulk)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return nil, err
+	}
+	t.cmd = s.command("nginx", "-c", conf, "-p", s.dir, "-g", "daemon off;")
+	return t, t.cmd.Start()
+}
+
+// command starts a child in its own process group, logging into the run's folder.
+func (s *stack) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	log, _ := os.Create(filepath.Join(s.dir, filepath.Base(name)+".log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+func (s *stack) stop() {
+	for i := len(s.targets) - 1; i >= 0; i-- {
+		t := s.targets[i]
+		if t.cmd == nil || t.cmd.Process == nil {
+			continue
+		}
+		_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = t.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+func (s *stack) versions() map[string]string {
+	v := map[string]string{}
+	for name, args := range map[string][]string{
+		"haproxy": {"-v"}, "nginx": {"-v"}, "wrk": {"--version"}, "iperf3": {"--version"},
+		filepath.Join(s.bin, "gracevisord"): {"--version"},
+	} {
+		out, _ := exec.Command(name, args...).CombinedOutput()
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		v[filepath.Base(name)] = line
+	}
+	return v
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// waitDial polls addr until it accepts a TCP connection, for at most 30 s.
+func waitDial(ctx context.Context, addr string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not reachable: %w", addr, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
