@@ -1,13 +1,3 @@
-// Package config reads gracevisord's configuration: DIR/gracevisor.yaml plus the
-// app files named by apps_include.
-//
-// The model: YAML is decoded once, strictly (unknown keys are errors), into raw
-// structs that remember where each value came from; defaults and inheritance
-// (global logger and user → app) are then resolved in one place, and validation
-// reports every problem at once, each naming file, line and key. What Load
-// returns is fully resolved: durations are time.Duration, signals are
-// syscall.Signal, paths are absolute, and nothing else in the program needs to
-// know a default.
 package config
 
 import (

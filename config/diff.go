@@ -1,0 +1,50 @@
+package config
+
+import (
+	"reflect"
+	"sort"
+)
+
+// Diff compares the apps of two configurations by name. added are in new
+// only, removed in old only, changed in both with any resolved field
+// different (where an app is defined, Source, does not count). Each list is
+// sorted. A nil config has no apps, so Diff(nil, c) lists all of c as added.
+func Diff(old, new *Config) (added, removed, changed []string) {
+	before, after := appsByName(old), appsByName(new)
+	for name, a := range after {
+		b, ok := before[name]
+		switch {
+		case !ok:
+			added = append(added, name)
+		case !sameApp(a, b):
+			changed = append(changed, name)
+		}
+	}
+	for name := range before {
+		if _, ok := after[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	sort.Strings(changed)
+	return added, removed, changed
+}
+
+func appsByName(c *Config) map[string]App {
+	m := map[string]App{}
+	if c != nil {
+		for _, a := range c.Apps {
+			m[a.Name] = a
+		}
+	}
+	return m
+}
+
+func sameApp(a, b App) bool {
+	a.Source, b.Source = "", ""
+	if len(a.Environment) == 0 && len(b.Environment) == 0 {
+		a.Environment, b.Environment = nil, nil
+	}
+	return reflect.DeepEqual(a, b)
+}

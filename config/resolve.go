@@ -1,0 +1,124 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Defaults. Every default of the configuration is here and nowhere else;
+// the README's configuration reference lists the same values.
+const (
+	defaultPortFrom = 10000
+	defaultPortTo   = 11000
+	defaultRPCHost  = "localhost"
+	defaultRPCPort  = 9001
+
+	defaultLogDir       = "/var/log/gracevisor"
+	defaultLogFileName  = "gracevisor.log"
+	defaultMaxLogSizeMB = 500
+	noLimit             = 0 // max_logs_kept / max_log_age: keep all, forever
+
+	defaultHost                = "localhost" // internal_host and external_host
+	defaultExternalPort        = 8080
+	defaultStopSignal          = "TERM"
+	defaultMaxRetries          = 5
+	defaultStartTimeout        = 60 * time.Second
+	defaultStopTimeout         = 10 * time.Second
+	defaultHealthcheckInterval = 5 * time.Second
+	defaultHealthcheckTimeout  = 2 * time.Second
+	defaultHealthcheckFailures = 3
+	defaultDrainTimeout        = 30 * time.Second
+	defaultConnectTimeout      = 10 * time.Second
+	defaultMaxConnections      = 0 // no limit
+)
+
+// inherited is what an app takes from the global config when it does not
+// set it itself.
+type inherited struct {
+	logDir string
+	rot    Rotation
+	user   string
+}
+
+// resolve applies defaults and inheritance to what was written. It reports
+// nothing: values that validate will reject resolve to something harmless.
+// abs makes a path absolute against the working directory.
+func resolve(abs func(string) string, rc *rawConfig, apps []rawApp) *Config {
+	logDir := abs(rc.Logger.LogDir.or(defaultLogDir))
+	g := inherited{
+		logDir: logDir,
+		rot:    rotation(&rc.Logger, Rotation{MaxSizeMB: defaultMaxLogSizeMB, MaxBackups: noLimit, MaxAgeDays: noLimit}),
+		user:   rc.User.Username.or(""),
+	}
+	c := &Config{
+		PortRange: PortRange{From: rc.PortRange.From.or(defaultPortFrom), To: rc.PortRange.To.or(defaultPortTo)},
+		RPC:       RPC{Host: rc.RPC.Host.or(defaultRPCHost), Port: rc.RPC.Port.or(defaultRPCPort)},
+		Log:       LogFile{Path: abs(rc.Logger.LogFile.or(filepath.Join(logDir, defaultLogFileName))), Rotation: g.rot},
+		User:      g.user,
+	}
+	for i := range apps {
+		c.Apps = append(c.Apps, resolveApp(abs, &apps[i], g))
+	}
+	return c
+}
+
+// rotation takes each rotation field from l, else from parent; -1 and 0 both
+// mean "no limit" for max_logs_kept and max_log_age.
+func rotation(l *rawLogger, parent Rotation) Rotation {
+	r := Rotation{
+		MaxSizeMB:  l.MaxLogSize.or(parent.MaxSizeMB),
+		MaxBackups: l.MaxLogsKept.or(parent.MaxBackups),
+		MaxAgeDays: l.MaxLogAge.or(parent.MaxAgeDays),
+	}
+	r.MaxBackups = max(r.MaxBackups, noLimit)
+	r.MaxAgeDays = max(r.MaxAgeDays, noLimit)
+	return r
+}
+
+func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
+	sig, _ := parseSignal(a.StopSignal.or(defaultStopSignal))
+	app := App{
+		Name:                a.Name.V,
+		Command:             a.Command.V,
+		Environment:         a.Environment.values(),
+		Healthcheck:         a.Healthcheck.V,
+		InternalHost:        a.InternalHost.or(defaultHost),
+		ExternalHost:        a.ExternalHost.or(defaultHost),
+		ExternalPort:        a.ExternalPort.or(defaultExternalPort),
+		StopSignal:          sig,
+		MaxRetries:          a.MaxRetries.or(defaultMaxRetries),
+		StartTimeout:        a.StartTimeout.or(defaultStartTimeout),
+		StopTimeout:         a.StopTimeout.or(defaultStopTimeout),
+		HealthcheckInterval: a.HealthcheckInterval.or(defaultHealthcheckInterval),
+		HealthcheckTimeout:  a.HealthcheckTimeout.or(defaultHealthcheckTimeout),
+		HealthcheckFailures: a.HealthcheckFailures.or(defaultHealthcheckFailures),
+		DrainTimeout:        a.DrainTimeout.or(defaultDrainTimeout),
+		ConnectTimeout:      a.ConnectTimeout.or(defaultConnectTimeout),
+		MaxConnections:      a.MaxConnections.or(defaultMaxConnections),
+		User:                a.User.Username.or(g.user),
+		Source:              fmt.Sprintf("%s:%d", a.File, a.Line),
+	}
+	if strings.TrimSpace(a.Directory.V) != "" {
+		app.Directory = abs(a.Directory.V)
+	}
+	app.Stdout, app.Stderr = appLogs(abs, a, g)
+	return app
+}
+
+// appLogs resolves an app's two log files: stdout_log_file / stderr_log_file,
+// else log_file for both, else log_dir/app_NAME.out and .err, with log_dir
+// and rotation inherited field by field from the global logger.
+func appLogs(abs func(string) string, a *rawApp, g inherited) (stdout, stderr LogFile) {
+	l := &a.Logger
+	dir := g.logDir
+	if l.LogDir.Set {
+		dir = abs(l.LogDir.V)
+	}
+	rot := rotation(l, g.rot)
+	both := l.LogFile
+	out := l.StdoutLogFile.or(both.or(filepath.Join(dir, "app_"+a.Name.V+".out")))
+	errPath := l.StderrLogFile.or(both.or(filepath.Join(dir, "app_"+a.Name.V+".err")))
+	return LogFile{Path: abs(out), Rotation: rot}, LogFile{Path: abs(errPath), Rotation: rot}
+}

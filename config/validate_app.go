@@ -1,0 +1,94 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// app checks one app's own values; checks across apps are in addresses.go.
+func (v *validator) app(a *rawApp) {
+	v.name(a)
+	v.command(a)
+	for _, e := range a.Environment.Items {
+		if i := strings.IndexByte(e.V, '='); i <= 0 {
+			v.probs.add(e.pos, "want KEY=VALUE, got %q", short(e.V))
+		}
+	}
+	if h := a.Healthcheck; h.Set && h.V != "" && (!strings.HasPrefix(h.V, "/") || strings.ContainsFunc(h.V, isSpaceOrControl)) {
+		v.probs.add(h.pos, "want an HTTP path such as \"/health\", got %q", short(h.V))
+	}
+	v.nonEmpty(a.InternalHost)
+	v.port(a.ExternalPort)
+	if s := a.StopSignal; s.Set {
+		if _, ok := parseSignal(s.V); !ok {
+			v.probs.add(s.pos, "unknown signal %q; want one of TERM, INT, QUIT, HUP, USR1, USR2, KILL", short(s.V))
+		}
+	}
+	v.atLeast(a.MaxRetries, 0, "")
+	v.atLeast(a.HealthcheckFailures, 1, "")
+	v.atLeast(a.MaxConnections, 0, " (0 = no limit)")
+	for _, t := range []val[time.Duration]{a.HealthcheckInterval, a.HealthcheckTimeout, a.ConnectTimeout} {
+		if t.Set && t.V == 0 {
+			v.probs.add(t.pos, "must be more than 0")
+		}
+	}
+	v.user(a.User.Username)
+	v.logger(&a.Logger)
+}
+
+func (v *validator) name(a *rawApp) {
+	n := a.Name
+	switch {
+	case !n.Set && !n.Bad:
+		v.probs.add(a.pos.child("name"), "missing; every app needs a name")
+	case !n.Set:
+	case n.V == "":
+		v.probs.add(n.pos, "must not be empty")
+	case !validName(n.V):
+		v.probs.add(n.pos, "%q may only hold letters, digits, '_', '.' and '-'", short(n.V))
+	case n.V == "." || n.V == "..":
+		v.probs.add(n.pos, "%q is not a usable name", n.V)
+	}
+}
+
+func (v *validator) command(a *rawApp) {
+	c := a.Command
+	switch {
+	case !c.Set && !c.Bad:
+		v.probs.add(a.pos.child("command"), "missing; every app needs a command")
+	case !c.Set:
+	case strings.TrimSpace(c.V) == "":
+		v.probs.add(c.pos, "must not be empty")
+	case !hasPortPlaceholder(a):
+		v.probs.add(c.pos, "{port} appears in neither command nor environment; "+
+			"the app must listen on the internal port gracevisord gives it")
+	}
+}
+
+func hasPortPlaceholder(a *rawApp) bool {
+	if strings.Contains(a.Command.V, "{port}") {
+		return true
+	}
+	for _, e := range a.Environment.Items {
+		if strings.Contains(e.V, "{port}") {
+			return true
+		}
+	}
+	return false
+}
+
+// validName reports whether name is [A-Za-z0-9_.-]+.
+func validName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		ok := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '.' || r == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
