@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// cli holds the global flags and output streams of one run.
+type cli struct {
+	stdout, stderr io.Writer
+
+	confDir string
+	rpcAddr string
+	json    bool
+}
+
+func (c *cli) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gracevisorctl",
+		Short: "Control gracevisord: status, hitless reloads, config updates, logs",
+		Long: `gracevisorctl controls a running gracevisord through its HTTP control API.
+
+Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 status found an app
+not RUNNING, 4 unknown app, 5 daemon unreachable.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&c.confDir, "conf", defaultConfDir, "config directory; the daemon's address is read from its rpc section")
+	pf.StringVar(&c.rpcAddr, "rpc", "", "control API address HOST:PORT (overrides --conf)")
+	pf.BoolVar(&c.json, "json", false, "print replies as JSON")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return withCode(exitUsage, err)
+	})
+	root.AddCommand(
+		c.statusCmd(),
+		c.appOpCmd("start", "Start apps", "started"),
+		c.appOpCmd("stop", "Stop apps gracefully (drain, stop_signal, stop_timeout)", "stopped"),
+		c.appOpCmd("restart", "Hard-restart apps: stop, then start", "restarted"),
+		c.reloadCmd(),
+		c.updateCmd(),
+		c.logsCmd(),
+		c.fgCmd(),
+		c.shutdownCmd(),
+		c.versionCmd(),
+	)
+	return root
+}
+
+// op wraps a command's run function so that every error it returns carries
+// an exit code: errors without one are operation failures.
+func op(run func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		var coded *exitError
+		if err != nil && !errors.As(err, &coded) {
+			return withCode(exitFailed, err)
+		}
+		return err
+	}
+}
+
+// usageArgs makes an argument validator's errors usage errors.
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return withCode(exitUsage, err)
+		}
+		return nil
+	}
+}
+
+// client returns a client for the daemon the flags point at.
+func (c *cli) client(cmd *cobra.Command) (*client, error) {
+	explicit := cmd.Flags().Changed("conf")
+	addr, err := resolveAddr(c.rpcAddr, c.confDir, explicit)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(addr), nil
+}
+
+// printJSON writes v as indented JSON to stdout.
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

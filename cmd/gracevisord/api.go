@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gracevisor/gracevisor/procs"
+)
+
+// api serves the control API under /api/v1/. It translates requests into
+// daemon and supervisor calls and their errors into status codes. Safe for
+// concurrent use.
+type api struct {
+	d       *daemon
+	log     *slog.Logger
+	version string
+
+	// base is the daemon's lifetime: it is cancelled when shutdown begins.
+	// Operations run under it rather than under the request's context, so a
+	// client that disconnects (Ctrl-C on a blocking reload) does not abort a
+	// reload halfway; a daemon shutdown does. Log follows end with it too.
+	base context.Context
+
+	// requestShutdown asks main to shut down; stopped is closed once every
+	// app has stopped.
+	requestShutdown func()
+	stopped         <-chan struct{}
+}
+
+func (a *api) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/status", a.handleStatus)
+	mux.HandleFunc("GET /api/v1/apps", a.handleStatus)
+	mux.HandleFunc("GET /api/v1/apps/{name}", a.handleAppStatus)
+	mux.HandleFunc("POST /api/v1/apps/{name}/start", a.handleStart)
+	mux.HandleFunc("POST /api/v1/apps/{name}/stop", a.handleStop)
+	mux.HandleFunc("POST /api/v1/apps/{name}/restart", a.handleRestart)
+	mux.HandleFunc("POST /api/v1/apps/{name}/reload", a.handleReload)
+	mux.HandleFunc("GET /api/v1/apps/{name}/logs", a.handleLogs)
+	mux.HandleFunc("POST /api/v1/update", a.handleUpdate)
+	mux.HandleFunc("POST /api/v1/shutdown", a.handleShutdown)
+	mux.HandleFunc("GET /api/v1/version", a.handleVersion)
+	return jsonFallback(mux)
+}
+
+// apiError is the body of every error response.
+type apiError struct {
+	Error    string   `json:"error"`
+	Problems []string `json:"problems,omitempty"` // one per config problem, for 422
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client went away; nothing left to tell it
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, apiError{Error: msg})
+}
+
+// writeOpError reports an error from the daemon or supervisor with the status
+// code that fits it, and logs it: this is where such errors are finally handled.
+func (a *api) writeOpError(w http.ResponseWriter, r *http.Request, err error) {
+	code := errorStatus(err)
+	body := apiError{Error: err.Error()}
+	if errors.Is(err, errInvalidConfig) {
+		body = apiError{Error: "invalid config", Problems: configProblems(err)}
+	}
+	if code >= 500 || code == http.StatusConflict || code == http.StatusUnprocessableEntity {
+		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, code, body)
+}
+
+// errorStatus maps an error to an HTTP status code.
+func errorStatus(err error) int {
+	switch {
+	case errors.Is(err, procs.ErrUnknownApp):
+		return http.StatusNotFound
+	case errors.Is(err, errInvalidConfig):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, context.Canceled), errors.Is(err, errShuttingDown):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusConflict
+	}
+}
+
+// errShuttingDown answers requests that arrive once shutdown has begun.
+var errShuttingDown = errors.New("gracevisord is shutting down")
+
+// configProblems splits a config load error into its problems: the loader
+// reports one problem per line.
+func configProblems(err error) []string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, errInvalidConfig.Error()+": ")
+	var out []string
+	for _, line := range strings.Split(msg, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// jsonFallback makes the mux's own 404 and 405 answers JSON like every other
+// error, keeping the Allow header the mux sets for 405.
+func jsonFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(&jsonErrorWriter{ResponseWriter: w}, r)
+	})
+}
+
+// jsonErrorWriter replaces the plain-text body the mux writes for an
+// unmatched request with a JSON error.
+type jsonErrorWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *jsonErrorWriter) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	msg := "not found"
+	if code == http.StatusMethodNotAllowed {
+		msg = "method not allowed"
+		if allow := w.Header().Get("Allow"); allow != "" {
+			msg += " (allowed: " + allow + ")"
+		}
+	}
+	w.Header().Del("X-Content-Type-Options")
+	writeJSON(w.ResponseWriter, code, apiError{Error: msg})
+}
+
+func (w *jsonErrorWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusNotFound)
+	}
+	return len(b), nil // the plain-text body is replaced by the JSON above
+}

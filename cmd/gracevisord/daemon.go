@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/procs"
+)
+
+// errInvalidConfig is wrapped by update when the config files do not load;
+// nothing was changed.
+var errInvalidConfig = errors.New("invalid config")
+
+// daemon owns the running configuration and the supervisor that runs it.
+// It is safe for concurrent use; updates are serialized.
+type daemon struct {
+	dir string
+	sup *procs.Supervisor
+	log *slog.Logger
+
+	updateMu sync.Mutex // held for a whole load+apply+store, so updates never interleave
+
+	mu  sync.Mutex // guards cfg
+	cfg *config.Config
+}
+
+func newDaemon(dir string, cfg *config.Config, sup *procs.Supervisor, log *slog.Logger) *daemon {
+	return &daemon{dir: dir, cfg: cfg, sup: sup, log: log}
+}
+
+// config returns the configuration the supervisor currently runs. Callers
+// must treat it as read-only.
+func (d *daemon) config() *config.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// update re-reads the config directory and applies it: new apps start,
+// removed apps stop, changed apps reload. An invalid config changes nothing
+// and the returned error wraps errInvalidConfig and the loader's error.
+func (d *daemon) update(ctx context.Context) (procs.Changes, error) {
+	d.updateMu.Lock()
+	defer d.updateMu.Unlock()
+	cfg, err := config.Load(d.dir)
+	if err != nil {
+		return procs.Changes{}, fmt.Errorf("%w: %w", errInvalidConfig, err)
+	}
+	old := d.config()
+	changes, err := d.sup.Update(ctx, cfg)
+	// The supervisor adopts the new app definitions even when a reload of a
+	// changed app fails (the old instance keeps serving, the new config is
+	// its desired state), so the stored config follows it either way.
+	d.mu.Lock()
+	d.cfg = cfg
+	d.mu.Unlock()
+	d.warnRestartOnly(old, cfg)
+	if err != nil {
+		return changes, fmt.Errorf("update: %w", err)
+	}
+	return changes, nil
+}
+
+// warnRestartOnly logs settings that update cannot apply to a running daemon.
+func (d *daemon) warnRestartOnly(old, cfg *config.Config) {
+	if old.RPC != cfg.RPC {
+		d.log.Warn("rpc address changed; restart gracevisord to apply", "running", old.RPC.Addr(), "configured", cfg.RPC.Addr())
+	}
+	if old.Log != cfg.Log {
+		d.log.Warn("daemon logger settings changed; restart gracevisord to apply", "running", old.Log.Path, "configured", cfg.Log.Path)
+	}
+}
+
+// logPath returns the log file of one stream of an app. The supervisor
+// decides which apps exist (an added app whose address could not be bound
+// is in the config but not running).
+func (d *daemon) logPath(app, stream string) (string, error) {
+	if _, err := d.sup.Status(app); err != nil {
+		return "", err
+	}
+	a := d.config().App(app)
+	if a == nil {
+		return "", fmt.Errorf("%w: %s", procs.ErrUnknownApp, app)
+	}
+	if stream == "stderr" {
+		return a.Stderr.Path, nil
+	}
+	return a.Stdout.Path, nil
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/l4proxy"
+	"github.com/gracevisor/gracevisor/procs"
+)
+
+// apiShutdownTimeout bounds how long the control API waits for in-flight
+// requests once every app has stopped.
+const apiShutdownTimeout = 5 * time.Second
+
+// runner is one run of the daemon, from start-up to exit. Not safe for
+// concurrent use except where noted.
+type runner struct {
+	log     *slog.Logger
+	sup     *procs.Supervisor
+	d       *daemon
+	sigs    chan os.Signal
+	updates sync.WaitGroup // SIGHUP updates in flight
+
+	shutdownReq chan struct{} // API asks to shut down; buffered, never closed
+	serveErr    chan error    // the API server stopped on its own
+	stopped     chan struct{} // closed once every app has stopped
+}
+
+// serve starts the supervisor and the control API and runs until a shutdown
+// signal or request. It returns an error if start-up or the API failed.
+func serve(dir string, cfg *config.Config, log *slog.Logger) error {
+	if n, err := l4proxy.RaiseFileLimit(); err != nil {
+		log.Warn("could not raise the open-file limit", "err", err)
+	} else {
+		log.Info("open-file limit", "nofile", n)
+	}
+	r := &runner{
+		log:         log,
+		sigs:        make(chan os.Signal, 4),
+		shutdownReq: make(chan struct{}, 1),
+		serveErr:    make(chan error, 1),
+		stopped:     make(chan struct{}),
+	}
+	// Subscribe before anything starts so an early SIGTERM still stops apps.
+	signal.Notify(r.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(r.sigs)
+
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.sup = procs.New(cfg, log)
+	if err := r.start(base); err != nil {
+		r.stopApps()
+		if errors.Is(err, errStartInterrupted) {
+			return nil
+		}
+		return fmt.Errorf("start: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.RPC.Addr())
+	if err != nil {
+		r.stopApps()
+		return fmt.Errorf("control API: %w", err)
+	}
+	r.d = newDaemon(dir, cfg, r.sup, log)
+	srv := r.newServer(base)
+	go serveAPI(srv, ln, r.serveErr)
+	log.Info("gracevisord started", "version", version, "conf", cfg.File, "api", ln.Addr().String(), "apps", len(cfg.Apps))
+
+	loopErr := r.loop(base)
+	cancel() // ends log follows, refuses new operations
+	r.stopApps()
+	close(r.stopped)
+	r.stopAPI(srv)
+	r.updates.Wait()
+	log.Info("gracevisord stopped")
+	return loopErr
+}
+
+// errStartInterrupted means a shutdown signal arrived during start-up.
+var errStartInterrupted = errors.New("interrupted by a signal")
+
+// start starts the supervisor; a SIGTERM/SIGINT during start-up cancels it.
+func (r *runner) start(base context.Context) error {
+	ctx, stop := signal.NotifyContext(base, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err := r.sup.Start(ctx)
+	if err != nil && ctx.Err() != nil && base.Err() == nil {
+		r.log.Info("start-up interrupted by a signal; stopping apps")
+		r.drainSignals()
+		return fmt.Errorf("%w: %w", errStartInterrupted, err)
+	}
+	return err
+}
+
+// drainSignals drops signals already queued, so the one that interrupted
+// start-up is not taken for a second, forcing one.
+func (r *runner) drainSignals() {
+	for {
+		select {
+		case <-r.sigs:
+		default:
+			return
+		}
+	}
+}
+
+func (r *runner) newServer(base context.Context) *http.Server {
+	a := &api{
+		d:               r.d,
+		log:             r.log,
+		version:         version,
+		base:            base,
+		requestShutdown: r.requestShutdown,
+		stopped:         r.stopped,
+	}
+	return &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// requestShutdown is called by the API; safe for concurrent use.
+func (r *runner) requestShutdown() {
+	select {
+	case r.shutdownReq <- struct{}{}:
+	default: // already requested
+	}
+}
+
+// serveAPI serves the control API until the server is shut down.
+func serveAPI(srv *http.Server, ln net.Listener, errc chan<- error) {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		errc <- err
+	}
+}
+
+// loop runs until a shutdown is asked for; SIGHUP starts an update.
+func (r *runner) loop(base context.Context) error {
+	for {
+		select {
+		case sig := <-r.sigs:
+			if sig == syscall.SIGHUP {
+				r.updates.Add(1)
+				go r.updateOnSignal(base)
+				continue
+			}
+			r.log.Info("shutting down", "signal", sig.String())
+			return nil
+		case <-r.shutdownReq:
+			r.log.Info("shutting down", "requested_by", "api")
+			return nil
+		case err := <-r.serveErr:
+			return fmt.Errorf("control API: %w", err)
+		}
+	}
+}
+
+// updateOnSignal applies the config files, as POST /api/v1/update does.
+func (r *runner) updateOnSignal(ctx context.Context) {
+	defer r.updates.Done()
+	changes, err := r.d.update(ctx)
+	if err != nil {
+		r.log.Error("SIGHUP update failed; running config unchanged", "err", err)
+		return
+	}
+	r.log.Info("config updated (SIGHUP)", "added", changes.Added, "removed", changes.Removed, "changed", changes.Changed)
+}
+
+// stopApps stops every app gracefully. A second SIGTERM/SIGINT cancels the
+// graceful stop, so the supervisor kills what is left.
+func (r *runner) stopApps() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go shutdownSupervisor(ctx, r.sup, done)
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				r.log.Error("stopping apps", "err", err)
+			}
+			return
+		case sig := <-r.sigs:
+			if sig != syscall.SIGHUP {
+				r.log.Warn("second signal: killing apps now", "signal", sig.String())
+				cancel()
+			}
+		}
+	}
+}
+
+func shutdownSupervisor(ctx context.Context, sup *procs.Supervisor, done chan<- error) {
+	done <- sup.Shutdown(ctx)
+}
+
+// stopAPI lets in-flight requests finish (the shutdown request itself is
+// answered now that apps have stopped), then closes the API.
+func (r *runner) stopAPI(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), apiShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		r.log.Warn("control API did not drain in time; closing", "err", err)
+		srv.Close()
+	}
+}

@@ -1,0 +1,91 @@
+package l4proxy
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+)
+
+// retiredBit marks a Backend's state word once it has been retired. The low
+// bits hold the open-connection count. Keeping both in one word makes
+// "retired and zero" a single atomic observation, so the drained gate can
+// close exactly once and nothing can be counted after it.
+const retiredBit = int64(1) << 62
+
+// Backend is one upstream address with an exact open-connection count.
+//
+// A Backend is counted up before every dial and down when the proxied
+// connection (or the failed dial) is finished. Once retired (by
+// Proxy.Switch or Proxy.Refuse) it accepts no new connections; when its
+// count then reaches zero, Drained is closed. That is a one-way gate: a
+// Backend whose Drained channel is closed is never dialed again.
+//
+// All methods are safe for concurrent use. A Backend must not be copied and
+// should be given to one Proxy only; a retired Backend cannot be reused.
+type Backend struct {
+	addr     string
+	loopback bool         // a loopback IP or "localhost": no TCP keepalive needed
+	state    atomic.Int64 // retiredBit | open connections
+	drained  chan struct{}
+}
+
+// NewBackend returns a Backend for addr ("host:port"); a host name is
+// resolved on every dial.
+func NewBackend(addr string) *Backend {
+	return &Backend{addr: addr, loopback: isLoopback(addr), drained: make(chan struct{})}
+}
+
+// isLoopback reports whether addr is a loopback IP or localhost.
+func isLoopback(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.IsLoopback()
+	}
+	return strings.EqualFold(host, "localhost")
+}
+
+// Addr returns the address given to NewBackend.
+func (b *Backend) Addr() string { return b.addr }
+
+// Conns returns the number of open proxied connections to b, including
+// connections that are still being dialed.
+func (b *Backend) Conns() int64 { return b.state.Load() &^ retiredBit }
+
+// Retired reports whether b was retired by Switch or Refuse.
+func (b *Backend) Retired() bool { return b.state.Load()&retiredBit != 0 }
+
+// Drained returns a channel that is closed once b is retired and its count
+// is zero. After that b is never dialed again.
+func (b *Backend) Drained() <-chan struct{} { return b.drained }
+
+// acquire counts one connection on b. It fails once b is retired, so a
+// retired backend's count can only go down, and "retired and zero" is final.
+func (b *Backend) acquire() bool {
+	for {
+		s := b.state.Load()
+		if s&retiredBit != 0 {
+			return false
+		}
+		if b.state.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+// release un-counts one connection counted by acquire and closes the drained
+// gate if it was the last one on a retired backend.
+func (b *Backend) release() {
+	if b.state.Add(-1) == retiredBit {
+		close(b.drained)
+	}
+}
+
+// retire stops b from taking new connections. It closes the drained gate at
+// once if b has none open. Calling it again does nothing.
+func (b *Backend) retire() {
+	old := b.state.Or(retiredBit)
+	if old == 0 {
+		close(b.drained)
+	}
+}

@@ -1,0 +1,180 @@
+package l4proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Dial retry backoff while a backend refuses connections (e.g. crashed and
+// restarting); capped so a recovering backend is found quickly.
+const (
+	minDialBackoff = 10 * time.Millisecond
+	maxDialBackoff = 250 * time.Millisecond
+)
+
+// testHookPicked, if set by a test, runs between loading the target and
+// counting the connection on its backend: the window where a concurrent
+// Switch can retire (and drain) the backend we picked.
+var testHookPicked func(*Backend)
+
+// Why a client was closed without reaching a backend.
+var (
+	errRefused   = errors.New("proxy refuses connections")
+	errNoBackend = errors.New("no backend")
+	errClosing   = errors.New("proxy shutting down")
+	// errConnectTimeout: no usable backend within ConnectTimeout.
+	errConnectTimeout = errors.New("connect timeout")
+)
+
+// serveConn finds a backend for client (waiting up to ConnectTimeout) and
+// proxies it. It owns client and closes it on return.
+// inherited says the listener already gave client its keepalive setting.
+func (p *Proxy) serveConn(client net.Conn, inherited bool) {
+	defer p.untrack(client)
+	defer client.Close()
+	if !inherited {
+		p.setClientKeepAlive(client)
+	}
+	w := waiter{p: p, start: time.Now()}
+	w.deadline = w.start.Add(p.connectTimeout())
+	err := p.connect(client, &w)
+	if err == nil {
+		return
+	}
+	p.stats.failed.Add(1)
+	level := slog.LevelWarn
+	if errors.Is(err, errRefused) || errors.Is(err, errClosing) {
+		level = slog.LevelDebug // expected, and possibly one per client
+	}
+	p.log.Log(context.Background(), level, "l4proxy: client closed without a backend",
+		"client", client.RemoteAddr().String(), "waited", time.Since(w.start).Round(time.Millisecond), "err", err)
+}
+
+// connect proxies client to the current backend, waiting for one (or for
+// a failing one to accept) until the connect deadline. It returns nil once
+// the client was served, else why it was not.
+func (p *Proxy) connect(client net.Conn, w *waiter) error {
+	lastErr := errNoBackend
+	for {
+		t := p.target.Load()
+		if t.refuse {
+			return errRefused
+		}
+		var backoff time.Duration
+		if t.backend != nil {
+			if testHookPicked != nil {
+				testHookPicked(t.backend)
+			}
+			served, err := p.proxyTo(t.backend, client, w)
+			if served {
+				return nil
+			}
+			if err != nil { // dial failed: retry after a backoff, or at once on Switch
+				lastErr, backoff = err, w.nextBackoff()
+			}
+			// err == nil: t.backend was retired since we loaded t, so
+			// t.changed is already closed and wait returns at once.
+		}
+		if err := w.wait(t.changed, backoff); err != nil {
+			return fmt.Errorf("%w (last: %w)", err, lastErr)
+		}
+	}
+}
+
+// proxyTo counts a connection on b, dials it and proxies client to it until
+// both directions are done. It returns served == false with a nil error if
+// b was retired (nothing was dialed), or with the dial error. The count is
+// taken before the dial and dropped when this function returns, so b's
+// drained gate cannot close while a dial to it is in flight.
+func (p *Proxy) proxyTo(b *Backend, client net.Conn, w *waiter) (served bool, err error) {
+	if !b.acquire() {
+		return false, nil
+	}
+	defer b.release()
+	backend, err := p.dial(b, w.deadline)
+	if err != nil {
+		return false, err
+	}
+	p.splice(client, backend)
+	return true, nil
+}
+
+// dial connects to b within the dial timeout and the client's connect
+// deadline. The shared dialers are copied only when the deadline is nearer
+// than the dial timeout, which keeps the common first attempt cheap.
+// (Dialer.DialTCP would skip the address parsing, but it binds the socket
+// first: one more system call than this.)
+func (p *Proxy) dial(b *Backend, deadline time.Time) (net.Conn, error) {
+	d := &p.dialer
+	if b.loopback {
+		d = &p.loopbackDialer
+	}
+	if time.Until(deadline) < d.Timeout {
+		dd := *d
+		dd.Deadline = deadline
+		d = &dd
+	}
+	return d.DialContext(p.ctx, "tcp", b.addr)
+}
+
+// waiter tracks one client's wait for a usable backend.
+type waiter struct {
+	p        *Proxy
+	start    time.Time   // when the client was accepted
+	deadline time.Time   // start + ConnectTimeout
+	timer    *time.Timer // created on the first wait only
+	backoff  time.Duration
+	waited   bool
+}
+
+// wait blocks until changed is closed or backoff (if > 0) has passed, and
+// returns nil then; or until the connect deadline passes or Shutdown
+// starts, and returns why.
+func (w *waiter) wait(changed <-chan struct{}, backoff time.Duration) error {
+	select {
+	case <-changed:
+		return nil
+	default:
+	}
+	left := time.Until(w.deadline)
+	if left <= 0 {
+		return errConnectTimeout
+	}
+	if !w.waited {
+		w.waited = true
+		w.p.stats.waited.Add(1)
+	}
+	short := backoff > 0 && backoff < left
+	if short {
+		left = backoff
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(left)
+	} else {
+		w.timer.Reset(left)
+	}
+	select {
+	case <-changed:
+		return nil
+	case <-w.timer.C:
+		if short {
+			return nil
+		}
+		return errConnectTimeout
+	case <-w.p.closing:
+		return errClosing
+	}
+}
+
+func (w *waiter) nextBackoff() time.Duration {
+	if w.backoff == 0 {
+		w.backoff = minDialBackoff
+	} else {
+		w.backoff = min(2*w.backoff, maxDialBackoff)
+	}
+	return w.backoff
+}

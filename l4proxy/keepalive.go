@@ -1,0 +1,77 @@
+package l4proxy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+)
+
+// Listen announces on the TCP address addr ("host:port") for Serve. It sets
+// the proxy's client keepalive on the listening socket, from which Linux
+// copies it to every accepted connection, so Serve spends no system call
+// per accept on keepalive (net.Listen's listener spends four). Prefer it to
+// net.Listen; the listener behaves like a *net.TCPListener otherwise.
+func (p *Proxy) Listen(ctx context.Context, addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1, Control: p.setListenerKeepAlive}
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return keepAliveListener{ln.(*net.TCPListener)}, nil
+}
+
+// keepAliveListener marks a listener made by Proxy.Listen: its accepted
+// connections already carry the keepalive setting.
+type keepAliveListener struct{ *net.TCPListener }
+
+func (p *Proxy) clientKeepAlive() time.Duration {
+	if p.KeepAlive == 0 {
+		return DefaultKeepAlive
+	}
+	return p.KeepAlive
+}
+
+// setListenerKeepAlive is a net.ListenConfig.Control function.
+func (p *Proxy) setListenerKeepAlive(_, _ string, rc syscall.RawConn) error {
+	ka := p.clientKeepAlive()
+	if ka < 0 {
+		return nil // accepted sockets start with keepalive off
+	}
+	secs := max(1, int((ka+time.Second-1)/time.Second))
+	var err error
+	cerr := rc.Control(func(fd uintptr) {
+		for _, o := range [...]struct{ level, opt, val int }{
+			{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
+			{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, secs},
+			{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, secs},
+		} {
+			if err == nil {
+				err = syscall.SetsockoptInt(int(fd), o.level, o.opt, o.val)
+			}
+		}
+	})
+	if cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return fmt.Errorf("set keepalive: %w", err)
+	}
+	return nil
+}
+
+// setClientKeepAlive applies a non-zero KeepAlive to a connection accepted
+// from a foreign listener. Zero leaves that listener's setting (net.Listen
+// enables 15 s), saving system calls.
+func (p *Proxy) setClientKeepAlive(c net.Conn) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok || p.KeepAlive == 0 {
+		return
+	}
+	if p.KeepAlive < 0 {
+		tc.SetKeepAlive(false)
+		return
+	}
+	tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: p.KeepAlive, Interval: p.KeepAlive})
+}

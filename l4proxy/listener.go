@@ -1,0 +1,208 @@
+package l4proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+)
+
+// Accept backoff after a temporary error such as EMFILE: the failed
+// connection stays in the kernel's backlog and is accepted once descriptors
+// are free again, so accept never stops for good.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = 500 * time.Millisecond
+)
+
+// ErrShutdown is returned by Serve when it is called after Shutdown.
+var ErrShutdown = errors.New("l4proxy: proxy is shut down")
+
+// Serve accepts connections on ln and proxies them until Shutdown, then
+// returns nil. It closes ln on return. Temporary accept errors (out of
+// file descriptors, aborted handshakes) back off and retry; any other
+// accept error is returned, wrapped (one wrapping net.ErrClosed if ln was
+// closed by someone else; open connections keep running then). Serve may
+// be called for several listeners.
+func (p *Proxy) Serve(ln net.Listener) error {
+	p.init()
+	if !p.addListener(ln) {
+		ln.Close()
+		return ErrShutdown
+	}
+	defer p.removeListener(ln)
+	_, inherited := ln.(keepAliveListener)
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if p.isClosing() {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("accept on %s: %w", ln.Addr(), err)
+			}
+			p.stats.acceptErr.Add(1)
+			if !isTemporary(err) {
+				return fmt.Errorf("accept on %s: %w", ln.Addr(), err)
+			}
+			backoff = nextBackoff(backoff)
+			p.log.Warn("l4proxy: accept failed, backing off", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
+			if !p.pause(backoff) {
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+		p.accepted(c, inherited)
+	}
+}
+
+// accepted starts proxying c unless the connection limit is reached.
+func (p *Proxy) accepted(c net.Conn, inherited bool) {
+	p.stats.accepted.Add(1)
+	if !p.track(c) {
+		p.stats.failed.Add(1)
+		c.Close()
+		return
+	}
+	go p.serveConn(c, inherited)
+}
+
+// track registers c as open, enforcing MaxConnections. It fails when the
+// proxy is closing or full.
+func (p *Proxy) track(c net.Conn) bool {
+	n := p.stats.active.Add(1)
+	if p.MaxConnections > 0 && n > int64(p.MaxConnections) {
+		p.stats.active.Add(-1)
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shutdown {
+		p.stats.active.Add(-1)
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+// untrack forgets c; the last one out after Shutdown started closes idle.
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, c)
+	p.stats.active.Add(-1)
+	if p.shutdown && len(p.conns) == 0 {
+		closeOnce(p.idle)
+	}
+}
+
+func (p *Proxy) addListener(ln net.Listener) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shutdown {
+		return false
+	}
+	p.listeners[ln] = struct{}{}
+	return true
+}
+
+func (p *Proxy) removeListener(ln net.Listener) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.listeners, ln)
+	ln.Close()
+}
+
+func (p *Proxy) isClosing() bool {
+	select {
+	case <-p.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// pause waits for d; it returns false if Shutdown started meanwhile.
+func (p *Proxy) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.closing:
+		return false
+	}
+}
+
+// Shutdown stops accepting (closing every listener given to Serve), makes
+// connections waiting for a backend give up, and waits for open connections
+// to finish. If ctx is done first it closes the remaining connections,
+// waits for their goroutines to end and returns ctx.Err(); otherwise nil.
+// Calling it again waits again.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.init()
+	p.mu.Lock()
+	if !p.shutdown {
+		p.shutdown = true
+		close(p.closing)
+		for ln := range p.listeners {
+			ln.Close()
+		}
+		if len(p.conns) == 0 {
+			closeOnce(p.idle)
+		}
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.idle:
+		p.cancel()
+		return nil
+	case <-ctx.Done():
+	}
+	p.closeAll()
+	<-p.idle
+	return ctx.Err()
+}
+
+// closeAll aborts every open connection: it cancels dials and closes client
+// sockets; each connection's goroutines then close the backend side.
+func (p *Proxy) closeAll() {
+	p.cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return minAcceptBackoff
+	}
+	return min(2*d, maxAcceptBackoff)
+}
+
+// isTemporary reports accept errors worth retrying: resource exhaustion and
+// connections that died before accept returned them.
+func isTemporary(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS,
+		syscall.ENOMEM, syscall.ECONNABORTED, syscall.EPROTO, syscall.EINTR} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

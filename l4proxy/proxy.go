@@ -1,0 +1,117 @@
+package l4proxy
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Option defaults, used when the matching Proxy field is zero.
+const (
+	DefaultDialTimeout    = 5 * time.Second
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultFinTimeout     = 30 * time.Second
+	DefaultKeepAlive      = 15 * time.Second
+)
+
+// Proxy serves one app's listener(s) and sends every accepted connection to
+// its current Backend. The zero value is usable: it has no backend yet, so
+// clients wait (up to ConnectTimeout) for the first Switch.
+//
+// Set the option fields before calling Serve and do not change them later.
+// All methods are safe for concurrent use. A Proxy must not be copied after
+// first use.
+type Proxy struct {
+	// DialTimeout bounds one dial attempt to the backend. 0 means 5 s.
+	DialTimeout time.Duration
+	// ConnectTimeout is how long a new client connection may wait for a
+	// usable backend: while none is set, or while dials fail (they are
+	// retried with a short backoff). 0 means 10 s.
+	ConnectTimeout time.Duration
+	// MaxConnections limits open client connections; excess connections
+	// are closed at once. 0 means unlimited.
+	MaxConnections int
+	// FinTimeout bounds a half-closed connection (one direction has
+	// finished) whose other direction moves no bytes, neither received
+	// from its peer nor acknowledged by the other. It is checked once per
+	// FinTimeout, so such a connection is closed (reset) once it has been
+	// idle for FinTimeout to 2×FinTimeout. 0 means 30 s; <0 means no limit.
+	FinTimeout time.Duration
+	// KeepAlive is the TCP keepalive period (idle time and probe interval)
+	// on both sides; 0 means 15 s, <0 turns it off. Client side: a
+	// listener from Proxy.Listen carries it for free; on another listener
+	// 0 leaves the listener's own setting (net.Listen's is 15 s) and other
+	// values cost system calls per accept. Backend side: never set for a
+	// loopback backend (127.0.0.0/8, ::1, localhost), where the kernel
+	// reports a dead peer at once and probes would only cost system calls.
+	KeepAlive time.Duration
+	// Logger receives the errors the proxy handles itself: failed accepts
+	// (it backs off) and clients closed without reaching a backend (with
+	// the last dial error). nil means discard.
+	Logger *slog.Logger
+
+	initOnce       sync.Once
+	dialer         net.Dialer // to remote backends
+	loopbackDialer net.Dialer // to loopback backends: no keepalive
+	log            *slog.Logger
+	ctx            context.Context // dials; canceled when Shutdown ends
+	cancel         context.CancelFunc
+
+	target atomic.Pointer[target] // current routing decision, replaced on Switch/Refuse
+
+	mu        sync.Mutex // guards the fields below and serializes Switch/Refuse
+	listeners map[net.Listener]struct{}
+	conns     map[net.Conn]struct{}
+	closing   chan struct{} // closed when Shutdown starts
+	idle      chan struct{} // closed when closing and conns is empty
+	shutdown  bool
+
+	stats stats
+}
+
+func (p *Proxy) dialTimeout() time.Duration {
+	if p.DialTimeout <= 0 {
+		return DefaultDialTimeout
+	}
+	return p.DialTimeout
+}
+
+func (p *Proxy) connectTimeout() time.Duration {
+	if p.ConnectTimeout <= 0 {
+		return DefaultConnectTimeout
+	}
+	return p.ConnectTimeout
+}
+
+// finTimeout returns 0 for "no limit".
+func (p *Proxy) finTimeout() time.Duration {
+	switch {
+	case p.FinTimeout < 0:
+		return 0
+	case p.FinTimeout == 0:
+		return DefaultFinTimeout
+	}
+	return p.FinTimeout
+}
+
+// init resolves defaults once; every entry point calls it.
+func (p *Proxy) init() {
+	p.initOnce.Do(func() {
+		p.log = p.Logger
+		if p.log == nil {
+			p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		}
+		p.dialer = net.Dialer{Timeout: p.dialTimeout(), KeepAlive: p.clientKeepAlive()}
+		p.loopbackDialer = net.Dialer{Timeout: p.dialTimeout(), KeepAlive: -1}
+		p.ctx, p.cancel = context.WithCancel(context.Background())
+		p.listeners = make(map[net.Listener]struct{})
+		p.conns = make(map[net.Conn]struct{})
+		p.closing = make(chan struct{})
+		p.idle = make(chan struct{})
+		p.target.CompareAndSwap(nil, &target{changed: make(chan struct{})})
+	})
+}

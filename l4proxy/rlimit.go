@@ -1,0 +1,27 @@
+package l4proxy
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// RaiseFileLimit raises the RLIMIT_NOFILE soft limit to the hard limit and
+// returns the new soft limit. Each proxied connection holds six descriptors
+// on Linux (two sockets and two splice pipes), so the usual soft limit of
+// 1024 caps a proxy at about 170 connections.
+func RaiseFileLimit() (uint64, error) {
+	// syscall (not x/sys/unix) so the runtime knows the limit changed and
+	// passes the new one on to child processes.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("get file limit: %w", err)
+	}
+	if lim.Cur >= lim.Max {
+		return lim.Cur, nil
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("raise file limit to %d: %w", lim.Max, err)
+	}
+	return lim.Cur, nil
+}

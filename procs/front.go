@@ -1,0 +1,119 @@
+package procs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/l4proxy"
+)
+
+// frontCloseGrace bounds how long a retired front waits for its last
+// connections once its instance is gone (they end with the instance).
+const frontCloseGrace = 5 * time.Second
+
+// A front is an app's external side: its listener and the proxy serving it.
+// Options of a running l4proxy.Proxy cannot change, so a config change of
+// the address, connect_timeout or max_connections gets a new front (on the
+// same listening socket, duplicated, if the address did not change). The
+// app's loop owns its fronts; the proxy itself is safe for concurrent use.
+type front struct {
+	key    frontKey
+	ln     net.Listener // owned here: closing it ends Serve without touching open connections
+	proxy  *l4proxy.Proxy
+	served chan struct{} // closed when Serve has returned
+}
+
+// frontKey is what a front is built from.
+type frontKey struct {
+	addr           string
+	connectTimeout time.Duration
+	maxConns       int
+}
+
+func keyOf(cfg *config.App) frontKey {
+	return frontKey{addr: cfg.ExternalAddr(), connectTimeout: cfg.ConnectTimeout, maxConns: cfg.MaxConnections}
+}
+
+// listen binds cfg's external address, or duplicates reuse when that is
+// already bound to the same address.
+func listen(cfg *config.App, reuse *front) (net.Listener, error) {
+	if reuse != nil && reuse.key.addr == cfg.ExternalAddr() {
+		ln, err := dupListener(reuse.ln)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s on %s: %w", cfg.Name, cfg.ExternalAddr(), err)
+		}
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", cfg.ExternalAddr())
+	if err != nil {
+		return nil, fmt.Errorf("listen %s on %s: %w", cfg.Name, cfg.ExternalAddr(), err)
+	}
+	return ln, nil
+}
+
+// dupListener returns a second listener on ln's socket.
+func dupListener(ln net.Listener) (net.Listener, error) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return nil, errors.New("cannot share a non-TCP listener")
+	}
+	f, err := tl.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return net.FileListener(f)
+}
+
+// newFront makes a front for cfg on ln that is not serving yet; its
+// proxy starts with no backend, so early clients wait up to connect_timeout.
+func newFront(cfg *config.App, ln net.Listener, logger *slog.Logger) *front {
+	return &front{
+		key: keyOf(cfg),
+		ln:  ln,
+		proxy: &l4proxy.Proxy{
+			ConnectTimeout: cfg.ConnectTimeout,
+			MaxConnections: cfg.MaxConnections,
+			Logger:         logger.With("app", cfg.Name),
+		},
+		served: make(chan struct{}),
+	}
+}
+
+// addr is the bound address (the real port when the config said 0).
+func (f *front) addr() string { return f.ln.Addr().String() }
+
+// serveFront runs the proxy on the front's listener until the listener is
+// closed or the proxy shut down.
+func serveFront(f *front, logger *slog.Logger, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer close(f.served)
+	err := f.proxy.Serve(f.ln)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		logger.Error("proxy stopped accepting", "addr", f.addr(), "err", err)
+	}
+}
+
+// closeFront stops accepting at once, then, after until closes (the
+// front's last instance has exited) or ctx ends, shuts the proxy down and
+// waits for Serve to return.
+func closeFront(ctx context.Context, f *front, until <-chan struct{}, wg *sync.WaitGroup) {
+	if wg != nil {
+		defer wg.Done()
+	}
+	_ = f.ln.Close()
+	select {
+	case <-until:
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(ctx, frontCloseGrace)
+	defer cancel()
+	_ = f.proxy.Shutdown(sctx)
+	<-f.served
+}

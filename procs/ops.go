@@ -1,0 +1,98 @@
+package procs
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gracevisor/gracevisor/config"
+)
+
+// The operations callers request from an app. Every method runs on appLoop.
+
+// doStart makes the app run. A running app answers at once; a starting one
+// (or one waiting to retry, which retries now) adds the caller to the
+// attempt; a stopped or FATAL one begins afresh with its failure count reset.
+func (a *app) doStart(w waiter) {
+	switch {
+	case a.terminating:
+		w.reply <- outcome{err: fmt.Errorf("start %s: %w", a.name, ErrStopped)}
+	case a.serving != nil:
+		w.reply <- outcome{res: a.result(a.serving, time.Time{})}
+	case a.attempt != nil:
+		a.attempt.waiters = append(a.attempt.waiters, w)
+		if a.attempt.in == nil {
+			a.stopRetry()
+			a.launch()
+		}
+	default:
+		a.want, a.failures = true, 0
+		a.begin(false, []waiter{w})
+	}
+}
+
+// doReload brings up a new instance and retires the serving one. Reloads
+// asked for while one is in flight wait for one fresh reload after it, so
+// every caller gets an instance started after its request.
+func (a *app) doReload(w waiter) {
+	switch {
+	case a.terminating || a.serving == nil:
+		a.doStart(w)
+	case a.attempt != nil:
+		a.queued = append(a.queued, w)
+	default:
+		a.begin(true, []waiter{w})
+	}
+}
+
+// doUpdate takes a changed config. A stopped app keeps it for its next
+// start; a running one reloads with it; a FATAL one starts with it.
+func (a *app) doUpdate(cfg config.App, w waiter) {
+	a.cfg = cfg
+	if !a.want || a.terminating {
+		w.reply <- outcome{}
+		return
+	}
+	a.doReload(w)
+}
+
+// doStop stops the app: the listener refuses new clients at once, a
+// starting instance is stopped, the serving one drains and is stopped.
+// done is closed when no instance is left.
+func (a *app) doStop(done chan struct{}) {
+	a.want = false
+	a.stopRetry()
+	stopped := outcome{err: fmt.Errorf("%s: %w", a.name, ErrStopped)}
+	if at := a.attempt; at != nil {
+		if at.in != nil {
+			at.cancel()
+			a.discard(at.in, at.backend, true)
+		}
+		a.finish(stopped)
+	}
+	for _, w := range a.queued {
+		w.reply <- stopped
+	}
+	a.queued = nil
+	a.front.proxy.Refuse()
+	if m := a.serving; m != nil {
+		a.serving = nil
+		a.retire(m)
+	}
+	a.stopWaiters = append(a.stopWaiters, done)
+}
+
+// doTerminate stops the app and ends its loop once no instance is left.
+func (a *app) doTerminate(done chan struct{}) {
+	a.terminating = true
+	_ = a.front.ln.Close() // stop accepting first
+	a.doStop(done)
+}
+
+// result describes the serving member for a caller.
+func (a *app) result(m *member, begun time.Time) ReloadResult {
+	r := ReloadResult{App: a.name, PID: m.in.pid, Port: m.in.port}
+	if !begun.IsZero() {
+		r.DurationMS = float64(time.Since(begun).Microseconds()) / 1000
+	}
+	return r
+}

@@ -1,0 +1,109 @@
+package procs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// readyPollInterval is how often a starting instance is probed, so a reload
+// flips traffic within a few tens of milliseconds of the app being ready.
+const readyPollInterval = 25 * time.Millisecond
+
+// defaultProbeTimeout bounds one probe when healthcheck_timeout is 0.
+const defaultProbeTimeout = 2 * time.Second
+
+// errNotHealthy is wrapped by a probe answered with a status other than 200.
+var errNotHealthy = errors.New("not healthy")
+
+// A prober checks one instance: HTTP GET of the healthcheck path expecting
+// 200 (redirects are not followed), or, without a healthcheck, a TCP connect.
+// Safe for concurrent use.
+type prober struct {
+	addr    string // host:port of the instance
+	url     string // "" = TCP connect
+	timeout time.Duration
+	client  *http.Client
+}
+
+func newProber(host string, port int, path string, timeout time.Duration) *prober {
+	if timeout <= 0 {
+		timeout = defaultProbeTimeout
+	}
+	p := &prober{addr: net.JoinHostPort(host, strconv.Itoa(port)), timeout: timeout}
+	if path != "" {
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		p.url = "http://" + p.addr + path
+		p.client = &http.Client{
+			// No keep-alive: a probe leaves no idle connection (or goroutine) behind.
+			Transport:     &http.Transport{DisableKeepAlives: true, Proxy: nil},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return p
+}
+
+// probe runs one check bounded by the probe timeout and ctx.
+func (p *prober) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if p.url == "" {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", p.addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %w", p.url, resp.Status, errNotHealthy)
+	}
+	return nil
+}
+
+// waitReady probes every readyPollInterval until a probe passes (nil), the
+// process exits, startTimeout passes (0 = no limit) or ctx ends.
+func (p *prober) waitReady(ctx context.Context, exited <-chan struct{}, startTimeout time.Duration) error {
+	parent := ctx
+	if startTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, startTimeout)
+		defer cancel()
+	}
+	tick := time.NewTicker(readyPollInterval)
+	defer tick.Stop()
+	for {
+		last := p.probe(ctx)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-exited:
+			return errExitedEarly
+		case <-ctx.Done():
+			if err := parent.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w (%s; last probe: %v)", errStartTimeout, startTimeout, last)
+		}
+	}
+}

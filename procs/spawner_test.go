@@ -1,0 +1,31 @@
+package procs
+
+import (
+	"testing"
+	"time"
+)
+
+// The spawner's thread is the parent thread of every child: while it lives
+// the child lives, and when it ends Pdeathsig kills the child. This is what
+// ties children to the daemon's life rather than to some runtime thread.
+func TestSpawnerThreadCarriesPdeathsig(t *testing.T) {
+	d := &deps{spawner: newSpawner(), logs: newLogFiles(testLogger(t)), logger: testLogger(t)}
+	app := testApp(t, "orphan", modeHTTP)
+	in := startTestInstance(t, d, testPorts(), &app)
+	waitTestReady(t, in)
+	if !alive(in.pid) {
+		t.Fatal("child died while the spawner thread lives")
+	}
+	d.spawner.close() // its locked thread exits
+	select {
+	case <-in.exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("child outlived the thread that forked it")
+	}
+	if got := in.exitError().Error(); got != "signal: killed" {
+		t.Errorf("exit = %q, want signal: killed (Pdeathsig)", got)
+	}
+	if err := d.spawner.start(in.cmd); err != errSpawnerClosed {
+		t.Errorf("start after close = %v", err)
+	}
+}

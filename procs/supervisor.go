@@ -1,0 +1,280 @@
+package procs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/ports"
+)
+
+// Supervisor runs every app of a config: its instances and its external
+// listener. It is safe for concurrent use. Start, Update and Shutdown are
+// serialized; the per-app operations may run concurrently with anything.
+type Supervisor struct {
+	logger *slog.Logger
+	timing timing
+	d      *deps
+
+	opMu sync.Mutex // serializes Start, Update and Shutdown
+
+	mu      sync.Mutex // guards the fields below
+	cfg     *config.Config
+	alloc   *ports.Allocator
+	apps    map[string]*app
+	started bool
+	shut    bool
+}
+
+// New returns a Supervisor for cfg; nothing runs until Start.
+func New(cfg *config.Config, logger *slog.Logger) *Supervisor {
+	return &Supervisor{
+		logger: logger,
+		timing: defaultTiming,
+		d:      &deps{logs: newLogFiles(logger), logger: logger},
+		cfg:    cfg,
+		alloc:  ports.New(cfg.PortRange.From, cfg.PortRange.To),
+		apps:   make(map[string]*app),
+	}
+}
+
+// allocator is the current port allocator (Update may replace it).
+func (s *Supervisor) allocator() *ports.Allocator {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.alloc
+}
+
+// Start binds every app's external listener (if any bind fails it closes
+// them all and returns "listen APP on HOST:PORT: …"), then starts every app
+// in parallel. Listeners serve at once: a client that connects before its
+// app is ready waits up to connect_timeout. Start returns once every app
+// has its first instance ready or its first try failed; a failed app goes
+// on retrying in the background (BACKOFF, then RUNNING or FATAL), its
+// failure is logged and shown by Status. If ctx ends first, Start returns
+// ctx.Err() and the apps go on starting; call Shutdown to stop them.
+func (s *Supervisor) Start(ctx context.Context) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	s.mu.Lock()
+	if s.started || s.shut {
+		s.mu.Unlock()
+		return errors.New("supervisor already started (or shut down)")
+	}
+	cfgs := s.cfg.Apps
+	s.mu.Unlock()
+
+	fronts := make([]*front, 0, len(cfgs))
+	for i := range cfgs {
+		ln, err := listen(&cfgs[i], nil)
+		if err != nil {
+			for _, f := range fronts {
+				f.ln.Close()
+			}
+			return err
+		}
+		fronts = append(fronts, newFront(&cfgs[i], ln, s.logger))
+	}
+	s.d.spawner = newSpawner()
+	apps := make([]*app, len(cfgs))
+	s.mu.Lock()
+	s.started = true
+	for i, cfg := range cfgs {
+		apps[i] = newApp(s, cfg, fronts[i])
+		s.apps[cfg.Name] = apps[i]
+		apps[i].run()
+	}
+	s.mu.Unlock()
+	return s.startAll(ctx, apps)
+}
+
+// startAll asks every app to start and waits for each first try.
+func (s *Supervisor) startAll(ctx context.Context, apps []*app) error {
+	replies := make([]chan outcome, len(apps))
+	for i, a := range apps {
+		replies[i] = make(chan outcome, 1)
+		w := waiter{reply: replies[i], firstTry: true}
+		select {
+		case a.inbox <- func() { a.doStart(w) }:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for i, a := range apps {
+		select {
+		case o := <-replies[i]:
+			if o.err != nil {
+				s.logger.Error("first start failed; retrying in the background", "app", a.name, "err", o.err)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Shutdown stops accepting on every listener, stops every app gracefully
+// (drain up to drain_timeout, stop_signal, stop_timeout, SIGKILL of the
+// group) and releases everything. When ctx ends first, remaining drains end
+// and remaining instances are SIGKILLed at once; Shutdown then returns
+// ctx.Err() after they have exited. Calling it again is a no-op.
+func (s *Supervisor) Shutdown(ctx context.Context) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	s.mu.Lock()
+	if s.shut || !s.started {
+		s.shut = true
+		s.mu.Unlock()
+		return nil
+	}
+	s.shut = true
+	apps := s.appList()
+	s.mu.Unlock()
+	s.terminate(ctx, apps)
+	s.d.spawner.close()
+	return ctx.Err()
+}
+
+// terminate stops apps in parallel and waits until each loop has ended.
+func (s *Supervisor) terminate(ctx context.Context, apps []*app) {
+	for _, a := range apps {
+		stop := context.AfterFunc(ctx, a.abortNow)
+		defer stop()
+		done := make(chan struct{})
+		a.post(func() { a.doTerminate(done) })
+	}
+	for _, a := range apps {
+		<-a.finished
+	}
+}
+
+// appList returns the apps in config order; s.mu must be held.
+func (s *Supervisor) appList() []*app {
+	var apps []*app
+	for _, c := range s.cfg.Apps {
+		if a := s.apps[c.Name]; a != nil {
+			apps = append(apps, a)
+		}
+	}
+	return apps
+}
+
+// lookup returns the running app called name.
+func (s *Supervisor) lookup(name string) (*app, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shut && s.cfg.App(name) != nil {
+		return nil, fmt.Errorf("%s: supervisor is shut down", name)
+	}
+	if a := s.apps[name]; a != nil {
+		return a, nil
+	}
+	if s.cfg.App(name) != nil {
+		return nil, fmt.Errorf("%s: supervisor is not running", name)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnknownApp, name)
+}
+
+// Status returns a snapshot of the named apps, or of all, in config order.
+// An unknown name is an error wrapping ErrUnknownApp. Before Start every
+// app is reported STOPPED.
+func (s *Supervisor) Status(names ...string) ([]AppStatus, error) {
+	s.mu.Lock()
+	cfg, started := s.cfg, s.started
+	s.mu.Unlock()
+	for _, n := range names {
+		if cfg.App(n) == nil {
+			return nil, fmt.Errorf("%w: %s", ErrUnknownApp, n)
+		}
+	}
+	var out []AppStatus
+	for i := range cfg.Apps {
+		c := &cfg.Apps[i]
+		if len(names) > 0 && !slices.Contains(names, c.Name) {
+			continue
+		}
+		st := AppStatus{Name: c.Name, State: AppStopped, External: c.ExternalAddr(), Instances: []InstanceStatus{}}
+		if a, err := s.lookup(c.Name); err == nil && started {
+			if st, err = a.status(); err != nil {
+				continue // removed meanwhile
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// StartApp starts a stopped or FATAL app and blocks until it serves or
+// has given up (FATAL, after max_retries); no-op if it is running. A
+// starting app (or one in BACKOFF, which then retries at once) is waited for.
+func (s *Supervisor) StartApp(ctx context.Context, name string) error {
+	a, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	o, err := a.request(ctx, func(r chan<- outcome) { a.doStart(waiter{reply: r}) })
+	return firstErr(name, err, o.err)
+}
+
+// StopApp stops the app gracefully: its listener refuses new connections
+// at once, the serving instance drains (drain_timeout), gets stop_signal
+// and, after stop_timeout, SIGKILL to its process group. It blocks until
+// every instance of the app has exited; no-op if it is stopped.
+func (s *Supervisor) StopApp(ctx context.Context, name string) error {
+	a, err := s.lookup(name)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	_, err = a.request(ctx, func(r chan<- outcome) { a.doStop(done); r <- outcome{} })
+	if err != nil {
+		return firstErr(name, err, nil)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop %s: %w", name, ctx.Err())
+	}
+}
+
+// RestartApp is a hard restart: StopApp, then StartApp.
+func (s *Supervisor) RestartApp(ctx context.Context, name string) error {
+	if err := s.StopApp(ctx, name); err != nil {
+		return err
+	}
+	return s.StartApp(ctx, name)
+}
+
+// Reload replaces the app's instance without dropping a connection: a new
+// instance starts on a new port; once it is ready new connections go to it
+// and the old one drains and stops. Reload blocks until the new instance
+// serves, or until max_retries further tries have failed (the error says
+// so; the old instance served throughout). A stopped or FATAL app is
+// started instead. Reloads asked for while one is in flight are coalesced
+// into a single fresh reload that begins when the in-flight one ends, so
+// every caller gets an instance started after its request.
+func (s *Supervisor) Reload(ctx context.Context, name string) (ReloadResult, error) {
+	a, err := s.lookup(name)
+	if err != nil {
+		return ReloadResult{}, err
+	}
+	o, err := a.request(ctx, func(r chan<- outcome) { a.doReload(waiter{reply: r}) })
+	return o.res, firstErr(name, err, o.err)
+}
+
+// firstErr maps a request error (the loop is gone, ctx ended) or the
+// operation's own error to what callers see.
+func firstErr(name string, reqErr, opErr error) error {
+	switch {
+	case errors.Is(reqErr, errAppGone):
+		return fmt.Errorf("%w: %s (removed)", ErrUnknownApp, name)
+	case reqErr != nil:
+		return fmt.Errorf("%s: %w", name, reqErr)
+	}
+	return opErr
+}

@@ -1,0 +1,122 @@
+package procs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/ports"
+)
+
+// Update applies a new config (config.Diff decides what changed): removed
+// apps are stopped gracefully and dropped, changed apps reload hitlessly
+// into their new config (a new instance with the new App config, and a new
+// listener if external address, connect_timeout or max_connections
+// changed; a stopped app just keeps the config for its next start; a FATAL
+// one is started), added apps are bound and started like Start does.
+// Untouched apps keep their instance. A changed port_range applies to
+// instances started from now on.
+//
+// Update blocks until every change is done. Errors (an added app's address
+// cannot be bound, a reload failed and the old instance still serves) are
+// joined; a changed app whose reload failed keeps the new config as its
+// desired state, so a later Reload retries it.
+func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, error) {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	s.mu.Lock()
+	old, started := s.cfg, s.started && !s.shut
+	added, removed, changed := config.Diff(old, cfg)
+	ch := Changes{Added: sorted(added), Removed: sorted(removed), Changed: sorted(changed)}
+	if !started {
+		s.cfg = cfg
+		s.mu.Unlock()
+		return ch, nil
+	}
+	if old.PortRange != cfg.PortRange {
+		s.alloc = ports.New(cfg.PortRange.From, cfg.PortRange.To)
+	}
+	var gone []*app
+	for _, name := range ch.Removed {
+		gone = append(gone, s.apps[name])
+		delete(s.apps, name)
+	}
+	s.mu.Unlock()
+
+	s.terminate(ctx, gone)
+	errs := s.reloadChanged(ctx, cfg, ch.Changed)
+	failed, err := s.addApps(ctx, cfg, ch.Added)
+	errs = append(errs, err)
+
+	next := *cfg
+	next.Apps = slices.DeleteFunc(slices.Clone(cfg.Apps), func(a config.App) bool {
+		return slices.Contains(failed, a.Name)
+	})
+	s.mu.Lock()
+	s.cfg = &next
+	s.mu.Unlock()
+	return ch, errors.Join(errs...)
+}
+
+// reloadChanged sends every changed app its new config in parallel and
+// waits for the reloads.
+func (s *Supervisor) reloadChanged(ctx context.Context, cfg *config.Config, names []string) []error {
+	replies := make([]<-chan outcome, len(names))
+	for i, name := range names {
+		a, err := s.lookup(name)
+		if err != nil {
+			continue
+		}
+		r := make(chan outcome, 1)
+		replies[i] = r
+		newCfg := *cfg.App(name)
+		a.post(func() { a.doUpdate(newCfg, waiter{reply: r}) })
+	}
+	var errs []error
+	for i, r := range replies {
+		if r == nil {
+			continue
+		}
+		select {
+		case o := <-r:
+			errs = append(errs, o.err)
+		case <-ctx.Done():
+			return append(errs, fmt.Errorf("update %s: %w", names[i], ctx.Err()))
+		}
+	}
+	return errs
+}
+
+// addApps binds and starts the added apps; it returns those it could not bind.
+func (s *Supervisor) addApps(ctx context.Context, cfg *config.Config, names []string) (failed []string, err error) {
+	var errs []error
+	var apps []*app
+	for _, name := range names {
+		c := *cfg.App(name)
+		ln, err := listen(&c, nil)
+		if err != nil {
+			errs = append(errs, err)
+			failed = append(failed, name)
+			continue
+		}
+		a := newApp(s, c, newFront(&c, ln, s.logger))
+		s.mu.Lock()
+		s.apps[name] = a
+		s.mu.Unlock()
+		a.run()
+		apps = append(apps, a)
+	}
+	errs = append(errs, s.startAll(ctx, apps))
+	return failed, errors.Join(errs...)
+}
+
+func sorted(names []string) []string {
+	out := slices.Clone(names)
+	slices.Sort(out)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
