@@ -50,6 +50,7 @@ install: build
 	[ -e $(DESTDIR)/etc/gracevisor/gracevisor.yaml ] || \
 		install -m 0644 scripts/gracevisor.example.yaml $(DESTDIR)/etc/gracevisor/gracevisor.yaml
 	sed 's|/usr/local/bin|$(PREFIX)/bin|g' scripts/systemd/gracevisord.service > $(DESTDIR)/lib/systemd/system/gracevisord.service
+	chmod 0644 $(DESTDIR)/lib/systemd/system/gracevisord.service
 	sed 's|/usr/local/bin|$(PREFIX)/bin|g' scripts/init.d/gracevisord > $(DESTDIR)/etc/init.d/gracevisord
 	chmod 0755 $(DESTDIR)/etc/init.d/gracevisord
 

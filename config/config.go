@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -23,6 +24,11 @@ type Config struct {
 	AppsInclude []string
 	// Apps holds inline apps first, then included ones, in file order.
 	Apps []App
+
+	// Statsd is where metrics are pushed; off when Statsd.Address is "".
+	Statsd Statsd
+	// Alerts are the global alert hooks; each app has its own resolved copy.
+	Alerts Alerts
 }
 
 // PortRange is the half-open range [From, To) of internal ports.
@@ -30,11 +36,19 @@ type PortRange struct {
 	From, To int
 }
 
-// RPC is where the control API listens.
+// RPC is where the control API listens and who may use it.
 type RPC struct {
 	Host string // default "localhost"
-	Port int    // default 9001
+	Port int    // default 9001; 0 = no TCP listener (then Socket is set)
+
+	Socket      string      // unix socket path, absolute; "" = no socket
+	SocketMode  os.FileMode // default 0600
+	SocketOwner string      // "user" or "user:group"; "" = gracevisord's own user
+	TokenFile   string      // absolute; "" = no token (only allowed on loopback)
 }
+
+// TCP reports whether the control API listens on TCP.
+func (r RPC) TCP() bool { return r.Port != 0 }
 
 // Addr is host:port of the control API.
 func (r RPC) Addr() string { return net.JoinHostPort(r.Host, strconv.Itoa(r.Port)) }
@@ -78,6 +92,9 @@ type App struct {
 	MaxConnections      int           // default 0 = no limit
 
 	User string // username; "" = gracevisord's own user
+
+	// Alerts are the app's alert hooks, inherited key by key from the global ones.
+	Alerts Alerts
 
 	// Stdout and Stderr are the app's log files. They have the same Path
 	// when both streams go to one file (log_file).

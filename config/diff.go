@@ -7,7 +7,8 @@ import (
 
 // Diff compares the apps of two configurations by name. added are in new
 // only, removed in old only, changed in both with any resolved field
-// different (where an app is defined, Source, does not count). Each list is
+// different (where an app is defined, Source, and its Alerts, which the
+// daemon reads per event, do not count). Each list is
 // sorted. A nil config has no apps, so Diff(nil, c) lists all of c as added.
 func Diff(old, new *Config) (added, removed, changed []string) {
 	before, after := appsByName(old), appsByName(new)
@@ -43,6 +44,7 @@ func appsByName(c *Config) map[string]App {
 
 func sameApp(a, b App) bool {
 	a.Source, b.Source = "", ""
+	a.Alerts, b.Alerts = Alerts{}, Alerts{} // the daemon reads them per event; no reload needed
 	if len(a.Environment) == 0 && len(b.Environment) == 0 {
 		a.Environment, b.Environment = nil, nil
 	}

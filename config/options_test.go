@@ -14,9 +14,14 @@ func TestDefaults(t *testing.T) {
 	c := mustLoad(t, "apps:\n"+app("demo", ""))
 	logDir := "/var/log/gracevisor"
 	rot := Rotation{MaxSizeMB: 500, MaxBackups: 0, MaxAgeDays: 0}
+	alerts := Alerts{
+		Events:         []string{"crash", "restart", "reload_ok", "reload_failed", "fatal", "recovered", "unhealthy"},
+		CommandTimeout: 30 * time.Second,
+		Webhook:        Webhook{Timeout: 5 * time.Second, Retries: 3},
+	}
 	want := &Config{
 		PortRange: PortRange{From: 10000, To: 11000},
-		RPC:       RPC{Host: "localhost", Port: 9001},
+		RPC:       RPC{Host: "localhost", Port: 9001, SocketMode: 0o600},
 		Log:       LogFile{Path: logDir + "/gracevisor.log", Rotation: rot},
 		Apps: []App{{
 			Name: "demo", Command: "run --port={port}",
@@ -28,7 +33,9 @@ func TestDefaults(t *testing.T) {
 			Stdout: LogFile{Path: logDir + "/app_demo.out", Rotation: rot},
 			Stderr: LogFile{Path: logDir + "/app_demo.err", Rotation: rot},
 			Source: c.File + ":2",
+			Alerts: alerts,
 		}},
+		Alerts: alerts,
 	}
 	want.Dir, want.File = c.Dir, c.File
 	if !reflect.DeepEqual(c, want) {

@@ -70,6 +70,8 @@ type rawConfig struct {
 	User        rawUser
 	AppsInclude list[string]
 	Apps        []rawApp
+	Statsd      rawStatsd
+	Alerts      rawAlerts
 }
 
 type rawPortRange struct {
@@ -79,8 +81,12 @@ type rawPortRange struct {
 }
 
 type rawRPC struct {
-	Host val[string]
-	Port val[int]
+	Host        val[string]
+	Port        val[int]
+	Socket      val[string]
+	SocketMode  val[uint32]
+	SocketOwner val[string]
+	TokenFile   val[string]
 }
 
 // rawLogger is both the global logger and an app's logger; the global one
@@ -123,4 +129,5 @@ type rawApp struct {
 	MaxConnections      val[int]
 	User                rawUser
 	Logger              rawLogger
+	Alerts              rawAlerts
 }

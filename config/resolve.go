@@ -40,6 +40,7 @@ type inherited struct {
 	logDir string
 	rot    Rotation
 	user   string
+	alerts Alerts
 }
 
 // resolve applies defaults and inheritance to what was written. It reports
@@ -54,10 +55,13 @@ func resolve(abs func(string) string, rc *rawConfig, apps []rawApp) *Config {
 	}
 	c := &Config{
 		PortRange: PortRange{From: rc.PortRange.From.or(defaultPortFrom), To: rc.PortRange.To.or(defaultPortTo)},
-		RPC:       RPC{Host: rc.RPC.Host.or(defaultRPCHost), Port: rc.RPC.Port.or(defaultRPCPort)},
+		RPC:       resolveRPC(abs, &rc.RPC),
 		Log:       LogFile{Path: abs(rc.Logger.LogFile.or(filepath.Join(logDir, defaultLogFileName))), Rotation: g.rot},
 		User:      g.user,
 	}
+	c.Statsd = resolveStatsd(&rc.Statsd)
+	c.Alerts = resolveAlerts(&rc.Alerts, defaultAlerts())
+	g.alerts = c.Alerts
 	for i := range apps {
 		c.Apps = append(c.Apps, resolveApp(abs, &apps[i], g))
 	}
@@ -98,6 +102,7 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		ConnectTimeout:      a.ConnectTimeout.or(defaultConnectTimeout),
 		MaxConnections:      a.MaxConnections.or(defaultMaxConnections),
 		User:                a.User.Username.or(g.user),
+		Alerts:              resolveAlerts(&a.Alerts, g.alerts),
 		Source:              fmt.Sprintf("%s:%d", a.File, a.Line),
 	}
 	if strings.TrimSpace(a.Directory.V) != "" {

@@ -19,6 +19,8 @@ func (d *decoder) config(root *yaml.Node) rawConfig {
 		"user":         d.user(&c.User),
 		"apps_include": d.strs(&c.AppsInclude),
 		"apps":         d.apps(&c.Apps),
+		"statsd":       d.statsd(&c.Statsd),
+		"alerts":       d.alerts(&c.Alerts),
 	})
 	return c
 }
@@ -32,7 +34,14 @@ func (d *decoder) portRange(dst *rawPortRange) decodeFn {
 
 func (d *decoder) rpc(dst *rawRPC) decodeFn {
 	return func(v *yaml.Node, at pos) {
-		d.mapping(v, at, fields{"host": d.str(&dst.Host), "port": d.int(&dst.Port)})
+		d.mapping(v, at, fields{
+			"host":         d.str(&dst.Host),
+			"port":         d.int(&dst.Port),
+			"socket":       d.str(&dst.Socket),
+			"socket_mode":  d.fileMode(&dst.SocketMode),
+			"socket_owner": d.str(&dst.SocketOwner),
+			"token_file":   d.str(&dst.TokenFile),
+		})
 	}
 }
 
@@ -108,6 +117,7 @@ func (d *decoder) app(n *yaml.Node, at pos) rawApp {
 		"max_connections":      d.int(&a.MaxConnections),
 		"user":                 d.user(&a.User),
 		"logger":               d.logger(&a.Logger, true),
+		"alerts":               d.alerts(&a.Alerts),
 	})
 	return a
 }

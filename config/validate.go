@@ -17,13 +17,14 @@ type validator struct {
 func validate(c *Config, rc *rawConfig, apps []rawApp, ps *problems) {
 	v := &validator{probs: ps, users: map[string]error{}}
 	rangeOK := v.portRange(rc)
-	v.port(rc.RPC.Port)
+	v.rpc(rc)
 	v.logger(&rc.Logger)
 	v.user(rc.User.Username)
 	for i := range apps {
 		v.app(&apps[i])
 	}
 	v.uniqueNames(c, apps)
+	v.monitoring(c, rc, apps)
 	v.addresses(c, rc, apps, rangeOK)
 }
 

@@ -57,6 +57,11 @@ type app struct {
 	state       AppState
 	since       time.Time
 	lastErr     string
+	troubled    bool    // crashed, failed or unhealthy since it last served well
+	pending     []Event // emitted, handed to the hook by refresh
+	counters    counters
+
+	traffic traffic // safe for concurrent use
 }
 
 // member is the serving instance.
@@ -97,14 +102,17 @@ type outcome struct {
 
 func newApp(s *Supervisor, cfg config.App, f *front) *app {
 	abort, abortNow := context.WithCancel(context.Background())
-	return &app{
+	a := &app{
 		name: cfg.Name, d: s.d, timing: s.timing, alloc: s.allocator,
 		logger: s.logger.With("app", cfg.Name),
 		inbox:  make(chan func()), dead: make(chan struct{}), finished: make(chan struct{}),
 		abort: abort, abortNow: abortNow,
 		cfg: cfg, front: f, retired: make(map[*instance]*l4proxy.Backend),
 		state: AppStopped, since: time.Now(),
+		counters: counters{reloadSeconds: newHistogram(ReloadBuckets)},
 	}
+	a.traffic.add(f)
+	return a
 }
 
 // run starts the app's loop and its front's proxy.
@@ -202,6 +210,7 @@ func (a *app) refresh() {
 		a.logger.Info("app state", "from", a.state, "to", s)
 		a.state, a.since = s, time.Now()
 	}
+	a.flushEvents()
 	if a.idle() {
 		for _, c := range a.stopWaiters {
 			close(c)

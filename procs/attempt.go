@@ -28,6 +28,7 @@ func (a *app) launch() {
 			return
 		}
 		at.front = newFront(&cfg, ln, a.logger)
+		a.traffic.add(at.front)
 		a.wg.Add(1)
 		go serveFront(at.front, a.logger, &a.wg)
 	}
@@ -37,6 +38,10 @@ func (a *app) launch() {
 		return
 	}
 	a.logger.Info("instance started", "pid", in.pid, "port", in.port)
+	if !at.reload && a.troubled {
+		a.counters.restarts++
+		a.emit(Event{Kind: EventRestart, PID: in.pid, Port: in.port, Failures: a.failures})
+	}
 	ctx, cancel := context.WithCancel(a.abort)
 	at.in, at.cancel = in, cancel
 	at.backend = l4proxy.NewBackend(net.JoinHostPort(cfg.InternalHost, strconv.Itoa(in.port)))
@@ -77,6 +82,7 @@ func (a *app) tryFailed(in *instance, err error) {
 	} else {
 		a.failures++
 		n = a.failures
+		a.troubled = true
 	}
 	if n > a.cfg.MaxRetries {
 		a.giveUp(fmt.Errorf("%d tries failed, last: %w", n, err))
@@ -92,10 +98,14 @@ func (a *app) giveUp(err error) {
 	at := a.attempt
 	if at.reload {
 		err = fmt.Errorf("reload %s: %w; the old instance (pid %d) still serves", a.name, err, a.serving.in.pid)
+		a.counters.reloadsFailed++
+		a.emit(Event{Kind: EventReloadFailed, PID: a.serving.in.pid, Port: a.serving.in.port, Error: err.Error()})
 	} else {
 		err = fmt.Errorf("start %s: %w; app is FATAL", a.name, err)
 		a.front.proxy.Refuse()
 		a.logger.Error("app is FATAL: it gets no new instance until started again", "err", err)
+		a.troubled = true
+		a.emit(Event{Kind: EventFatal, Error: err.Error(), Failures: a.failures})
 	}
 	a.lastErr = err.Error()
 	a.finish(outcome{err: err})
@@ -109,7 +119,7 @@ func (a *app) finish(o outcome) {
 	a.stopRetry()
 	if at.front != nil {
 		a.wg.Add(1)
-		go closeFront(a.abort, at.front, closedChan, &a.wg)
+		go retireFront(a, at.front, closedChan)
 	}
 	a.answer(at, o, false)
 	if m := a.serving; m != nil && m.unhealthy { // its replacement failed: keep checking it
@@ -171,11 +181,12 @@ func (a *app) adopt(at *attempt) {
 			until = a.serving.in.exited
 		}
 		a.wg.Add(1)
-		go closeFront(a.abort, old, until, &a.wg)
+		go retireFront(a, old, until)
 	} else {
 		a.front.proxy.Switch(m.backend)
 	}
-	if prev := a.serving; prev != nil {
+	prev := a.serving
+	if prev != nil {
 		if time.Since(prev.servingSince) >= a.timing.stableAfter {
 			a.failures = 0
 		}
@@ -186,6 +197,7 @@ func (a *app) adopt(at *attempt) {
 	a.watchHealth(m)
 	took := time.Since(at.begun)
 	a.logger.Info("instance serves", "pid", m.in.pid, "port", m.in.port, "took", took)
+	a.countAdoption(at, prev, m, took)
 	a.answer(at, outcome{res: ReloadResult{
 		App: a.name, PID: m.in.pid, Port: m.in.port, DurationMS: float64(took.Microseconds()) / 1000,
 	}}, false)
@@ -252,6 +264,9 @@ func (a *app) crashed() {
 	err := fmt.Errorf("pid %d exited after serving %s: %v", m.in.pid, up.Round(time.Millisecond), m.in.exitError())
 	a.lastErr = err.Error()
 	a.logger.Warn("instance crashed", "err", err)
+	a.counters.crashes++
+	a.troubled = true
+	a.emit(Event{Kind: EventCrash, PID: m.in.pid, Port: m.in.port, Error: err.Error(), DurationMS: ms(up)})
 	if a.attempt != nil { // a reload was under way: its instance now restores service
 		a.attempt.reload = false
 		return
@@ -279,7 +294,30 @@ func (a *app) onUnhealthy(in *instance, err error) {
 	a.lastErr = fmt.Sprintf("pid %d: %v", in.pid, err)
 	a.logger.Warn("replacing unhealthy instance", "pid", in.pid, "err", err)
 	a.serving.unhealthy = true
+	a.counters.unhealthy++
+	a.troubled = true
+	a.emit(Event{Kind: EventUnhealthy, PID: in.pid, Port: in.port, Error: a.lastErr})
 	if a.attempt == nil {
 		a.begin(true, nil)
 	}
 }
+
+// countAdoption counts and reports an instance that took over: a reload,
+// and the app's recovery if it was in trouble (crash, failed starts,
+// FATAL, unhealthy).
+func (a *app) countAdoption(at *attempt, prev, m *member, took time.Duration) {
+	if at.reload {
+		a.counters.reloadsOK++
+		a.counters.reloadSeconds.observe(took.Seconds())
+		if prev == nil || !prev.unhealthy {
+			a.emit(Event{Kind: EventReloadOK, PID: m.in.pid, Port: m.in.port, DurationMS: ms(took)})
+		}
+	}
+	if a.troubled {
+		a.troubled = false
+		a.emit(Event{Kind: EventRecovered, PID: m.in.pid, Port: m.in.port, DurationMS: ms(took)})
+	}
+}
+
+// ms is d in milliseconds, to the microsecond.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -50,20 +51,27 @@ func listen(cfg *config.App, reuse *front) (net.Listener, error) {
 		}
 		return ln, nil
 	}
-	ln, err := net.Listen("tcp", cfg.ExternalAddr())
+	// l4proxy's listener carries the proxy's client keepalive on the listening
+	// socket, which accepted connections inherit: Go's net.Listen would set it
+	// again with four setsockopt calls per accepted connection. The throwaway
+	// Proxy has the KeepAlive of newFront's proxies (the default).
+	ln, err := (&l4proxy.Proxy{}).Listen(context.Background(), cfg.ExternalAddr())
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", cfg.Name, cfg.ExternalAddr(), err)
 	}
 	return ln, nil
 }
 
-// dupListener returns a second listener on ln's socket.
+// dupListener returns a second listener on ln's socket. The socket keeps its
+// keepalive setting, but Go's listener from a file sets it again on every
+// accepted connection (harmless, four system calls; only after a config
+// change that kept the address).
 func dupListener(ln net.Listener) (net.Listener, error) {
-	tl, ok := ln.(*net.TCPListener)
+	fl, ok := ln.(interface{ File() (*os.File, error) })
 	if !ok {
 		return nil, errors.New("cannot share a non-TCP listener")
 	}
-	f, err := tl.File()
+	f, err := fl.File()
 	if err != nil {
 		return nil, err
 	}

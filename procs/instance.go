@@ -32,6 +32,7 @@ type deps struct {
 	spawner *spawner
 	logs    *logFiles
 	logger  *slog.Logger
+	events  eventHook // see Supervisor.SetEventHook
 }
 
 // An instance is one process of an app, listening on its own internal port.

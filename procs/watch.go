@@ -50,6 +50,7 @@ func watchHealth(a *app, ctx context.Context, in *instance) {
 			failed = 0
 			continue
 		}
+		a.counters.healthFailures.Add(1)
 		if failed++; failed >= max(in.cfg.HealthcheckFailures, 1) {
 			err = fmt.Errorf("health check failed %d times in a row: %w", failed, err)
 			a.post(func() { a.onUnhealthy(in, err) })

@@ -17,25 +17,32 @@ import (
 // and decodes the JSON reply into out.
 func (e *env) apiCall(method, path string, wantCode int, out any) {
 	e.t.Helper()
-	req, err := http.NewRequest(method, "http://"+e.rpc+path, nil)
+	var body io.Reader
+	if method == "POST" {
+		body = strings.NewReader("{}") // state changes are POST with a JSON body
+	}
+	req, err := http.NewRequest(method, "http://"+e.rpc+path, body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	reply, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != wantCode {
-		e.t.Fatalf("%s %s: %d %s; want %d", method, path, resp.StatusCode, body, wantCode)
+		e.t.Fatalf("%s %s: %d %s; want %d", method, path, resp.StatusCode, reply, wantCode)
 	}
 	if ct := resp.Header.Get("Content-Type"); out != nil && ct != "application/json" {
 		e.t.Fatalf("%s %s: Content-Type %q", method, path, ct)
 	}
 	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			e.t.Fatalf("%s %s: reply %q: %v", method, path, body, err)
+		if err := json.Unmarshal(reply, out); err != nil {
+			e.t.Fatalf("%s %s: reply %q: %v", method, path, reply, err)
 		}
 	}
 }

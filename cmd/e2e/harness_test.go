@@ -29,14 +29,18 @@ import (
 type env struct {
 	t        *testing.T
 	dir      string // config dir; conf.d inside it is the apps_include folder
-	rpc      string // 127.0.0.1:port of the control API
+	rpc      string // 127.0.0.1:port of the control API, or unix:/path
 	from, to int    // port_range
+	// rpcYAML replaces the rpc section's flow mapping body when set
+	// (security tests); ctlFlags are added to every gracevisorctl run.
+	rpcYAML  string
+	ctlFlags []string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), rpc: freeAddr(t)}
-	e.from = 20000 + 100*rand.IntN(120) // below Linux's ephemeral range (32768+), where freeAddr's ports come from
+	e.from = 24000 + 100*rand.IntN(80) // 24000-31999: below the ephemeral range (32768+) where freeAddr's ports come from, and apart from procs' tests (21000-23000), which go test may run at the same time
 	e.to = e.from + 100
 	if err := os.MkdirAll(filepath.Join(e.dir, "conf.d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -118,7 +122,11 @@ func (e *env) writeConfig(apps ...app) {
 	e.t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "port_range: {from: %d, to: %d}\n", e.from, e.to)
-	fmt.Fprintf(&b, "rpc: {host: 127.0.0.1, port: %d}\n", portOf(e.t, e.rpc))
+	if e.rpcYAML != "" {
+		fmt.Fprintf(&b, "rpc: {%s}\n", e.rpcYAML)
+	} else {
+		fmt.Fprintf(&b, "rpc: {host: 127.0.0.1, port: %d}\n", portOf(e.t, e.rpc))
+	}
 	fmt.Fprintf(&b, "logger: {log_dir: %s}\n", filepath.Join(e.dir, "log"))
 	fmt.Fprintf(&b, "apps_include: [%s]\n", filepath.Join(e.dir, "conf.d"))
 	if len(apps) == 0 {
@@ -260,7 +268,8 @@ func (r result) String() string {
 // ctl runs gracevisorctl --rpc ADDR args... and waits for it.
 func (e *env) ctl(args ...string) result {
 	e.t.Helper()
-	return runCtl(e.t, append([]string{"--rpc", e.rpc}, args...)...)
+	flags := append([]string{"--rpc", e.rpc}, e.ctlFlags...)
+	return runCtl(e.t, append(flags, args...)...)
 }
 
 func runCtl(t *testing.T, args ...string) result {

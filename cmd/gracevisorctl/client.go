@@ -19,16 +19,27 @@ const dialTimeout = 5 * time.Second
 
 // client talks to one daemon's control API. Safe for concurrent use.
 type client struct {
-	addr string
-	hc   *http.Client
+	addr  string // for messages: HOST:PORT or unix:/path
+	base  string // URL prefix: http://HOST:PORT, or http://localhost on the socket
+	token string // sent as Authorization: Bearer; "" = none
+	hc    *http.Client
 }
 
-func newClient(addr string) *client {
+func newClient(ep endpoint, token string) *client {
+	dialer := &net.Dialer{Timeout: dialTimeout}
 	tr := &http.Transport{
 		Proxy:       nil, // the daemon is local; never route through HTTP_PROXY
-		DialContext: (&net.Dialer{Timeout: dialTimeout}).DialContext,
+		DialContext: dialer.DialContext,
 	}
-	return &client{addr: addr, hc: &http.Client{Transport: tr}}
+	base := "http://" + ep.addr
+	if ep.network == "unix" {
+		path := ep.addr
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, "unix", path)
+		}
+		base = "http://localhost"
+	}
+	return &client{addr: ep.String(), base: base, token: token, hc: &http.Client{Transport: tr}}
 }
 
 // call sends a request and decodes the JSON reply into out (nil: discard).
@@ -52,13 +63,23 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 // carrying the daemon's message and the exit code it means. The caller
 // closes the body.
 func (c *client) send(ctx context.Context, method, path string, query url.Values) (*http.Response, error) {
-	u := "http://" + c.addr + path // path is already escaped (appPath)
+	u := c.base + path // path is already escaped (appPath)
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader("{}") // state changes take a JSON body; ours has nothing to say
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, withCode(exitUsage, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -96,8 +117,11 @@ func (c *client) replyError(resp *http.Response) error {
 	switch resp.StatusCode {
 	case http.StatusNotFound:
 		code = exitUnknownApp
-	case http.StatusBadRequest:
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusUnsupportedMediaType:
 		code = exitUsage
+	case http.StatusUnauthorized:
+		code = exitUsage
+		msg += " (the daemon wants its rpc.token_file token: pass --token-file FILE or --conf DIR)"
 	}
 	return withCode(code, errors.New(msg))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -12,9 +13,10 @@ import (
 type cli struct {
 	stdout, stderr io.Writer
 
-	confDir string
-	rpcAddr string
-	json    bool
+	confDir   string
+	rpcAddr   string
+	tokenFile string
+	json      bool
 }
 
 func (c *cli) rootCmd() *cobra.Command {
@@ -30,7 +32,8 @@ not RUNNING, 4 unknown app, 5 daemon unreachable.`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.confDir, "conf", defaultConfDir, "config directory; the daemon's address is read from its rpc section")
-	pf.StringVar(&c.rpcAddr, "rpc", "", "control API address HOST:PORT (overrides --conf)")
+	pf.StringVar(&c.rpcAddr, "rpc", "", "control API address HOST:PORT or unix:/path/to/socket (overrides --conf)")
+	pf.StringVar(&c.tokenFile, "token-file", "", "file holding the API token (default: the config's rpc.token_file)")
 	pf.BoolVar(&c.json, "json", false, "print replies as JSON")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return withCode(exitUsage, err)
@@ -76,11 +79,39 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 // client returns a client for the daemon the flags point at.
 func (c *cli) client(cmd *cobra.Command) (*client, error) {
 	explicit := cmd.Flags().Changed("conf")
-	addr, err := resolveAddr(c.rpcAddr, c.confDir, explicit)
+	ep, err := resolveEndpoint(c.rpcAddr, c.confDir, explicit)
 	if err != nil {
 		return nil, err
 	}
-	return newClient(addr), nil
+	tok, err := c.token(ep)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(ep, tok), nil
+}
+
+// token is the API token to send: from --token-file, else from the
+// config's rpc.token_file. On the unix socket a token is not needed, so a
+// config token file we may not read is skipped there.
+func (c *cli) token(ep endpoint) (string, error) {
+	if c.tokenFile != "" {
+		tok, err := readToken(c.tokenFile)
+		if err != nil {
+			return "", withCode(exitUsage, fmt.Errorf("--token-file: %w", err))
+		}
+		return tok, nil
+	}
+	if ep.tokenFile == "" {
+		return "", nil
+	}
+	tok, err := readToken(ep.tokenFile)
+	if err != nil && ep.network == "unix" {
+		return "", nil
+	}
+	if err != nil {
+		return "", withCode(exitUsage, fmt.Errorf("read the API token (rpc.token_file): %w; pass --token-file FILE, or use the unix socket", err))
+	}
+	return tok, nil
 }
 
 // printJSON writes v as indented JSON to stdout.

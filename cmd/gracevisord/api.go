@@ -29,6 +29,13 @@ type api struct {
 	// app has stopped.
 	requestShutdown func()
 	stopped         <-chan struct{}
+
+	// sec is the access policy (auth.go); nil allows what a loopback-only
+	// API without a token allows.
+	sec *apiSecurity
+
+	// metrics serves GET /metrics (Prometheus); nil = no such route.
+	metrics http.Handler
 }
 
 func (a *api) handler() http.Handler {
@@ -36,15 +43,24 @@ func (a *api) handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/status", a.handleStatus)
 	mux.HandleFunc("GET /api/v1/apps", a.handleStatus)
 	mux.HandleFunc("GET /api/v1/apps/{name}", a.handleAppStatus)
-	mux.HandleFunc("POST /api/v1/apps/{name}/start", a.handleStart)
-	mux.HandleFunc("POST /api/v1/apps/{name}/stop", a.handleStop)
-	mux.HandleFunc("POST /api/v1/apps/{name}/restart", a.handleRestart)
-	mux.HandleFunc("POST /api/v1/apps/{name}/reload", a.handleReload)
+	mux.HandleFunc("POST /api/v1/apps/{name}/start", a.mutating(a.handleStart))
+	mux.HandleFunc("POST /api/v1/apps/{name}/stop", a.mutating(a.handleStop))
+	mux.HandleFunc("POST /api/v1/apps/{name}/restart", a.mutating(a.handleRestart))
+	mux.HandleFunc("POST /api/v1/apps/{name}/reload", a.mutating(a.handleReload))
 	mux.HandleFunc("GET /api/v1/apps/{name}/logs", a.handleLogs)
-	mux.HandleFunc("POST /api/v1/update", a.handleUpdate)
-	mux.HandleFunc("POST /api/v1/shutdown", a.handleShutdown)
+	mux.HandleFunc("POST /api/v1/update", a.mutating(a.handleUpdate))
+	mux.HandleFunc("POST /api/v1/shutdown", a.mutating(a.handleShutdown))
 	mux.HandleFunc("GET /api/v1/version", a.handleVersion)
-	return jsonFallback(mux)
+	if a.metrics != nil {
+		mux.Handle("GET /metrics", a.metrics)
+	}
+	mux.HandleFunc("GET /{$}", handleIndex)
+	mux.HandleFunc("GET /static/{file}", handleStatic)
+	sec := a.sec
+	if sec == nil {
+		sec = &apiSecurity{}
+	}
+	return sec.guard(jsonFallback(mux), a.log)
 }
 
 // apiError is the body of every error response.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/gracevisor/gracevisor/procs"
@@ -29,17 +30,25 @@ func routingAPI(stopped chan struct{}, onShutdown func()) *api {
 func do(t *testing.T, h http.Handler, method, target string) (*httptest.ResponseRecorder, apiError) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
-	var body apiError
+	var body io.Reader
+	if method == "POST" {
+		body = strings.NewReader("{}")
+	}
+	req := httptest.NewRequest(method, target, body)
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	h.ServeHTTP(rec, req)
+	var errBody apiError
 	if rec.Code >= 400 {
 		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s %s: Content-Type %q, want application/json", method, target, ct)
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error == "" {
+		if err := json.Unmarshal(rec.Body.Bytes(), &errBody); err != nil || errBody.Error == "" {
 			t.Errorf("%s %s: error body %q is not {\"error\": ...}: %v", method, target, rec.Body, err)
 		}
 	}
-	return rec, body
+	return rec, errBody
 }
 
 func TestRoutingErrorsAreJSON(t *testing.T) {
@@ -55,7 +64,8 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 		{"POST", "/api/v1/status", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"GET", "/api/v1/nope", http.StatusNotFound, ""},
 		{"GET", "/api/v1/apps/demo/frobnicate", http.StatusNotFound, ""},
-		{"GET", "/", http.StatusNotFound, ""},
+		{"GET", "/index.html", http.StatusNotFound, ""},
+		{"POST", "/", http.StatusMethodNotAllowed, "GET, HEAD"},
 		// The logs query is validated before the app is looked up.
 		{"GET", "/api/v1/apps/demo/logs?stream=both", http.StatusBadRequest, ""},
 		{"GET", "/api/v1/apps/demo/logs?n=-1", http.StatusBadRequest, ""},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -68,7 +69,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer logFile.Close()
-	if err := serve(opts.confDir, cfg, logger); err != nil {
+	sec, err := newAPISecurity(context.Background(), cfg.RPC, logger)
+	if err != nil {
+		logger.Error("gracevisord refused to start", "err", err)
+		if !toStderr {
+			fmt.Fprintf(stderr, "gracevisord: %v\n", err)
+		}
+		return 1
+	}
+	if err := serve(opts.confDir, cfg, logger, sec); err != nil {
 		logger.Error("gracevisord failed", "err", err)
 		if !toStderr {
 			fmt.Fprintf(stderr, "gracevisord: %v\n", err)

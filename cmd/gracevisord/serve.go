@@ -26,8 +26,10 @@ const apiShutdownTimeout = 5 * time.Second
 // concurrent use except where noted.
 type runner struct {
 	log     *slog.Logger
+	sec     *apiSecurity // the control API's access policy
 	sup     *procs.Supervisor
 	d       *daemon
+	ops     *opsRuntime // systemd notifications, alerts, statsd, metrics
 	sigs    chan os.Signal
 	updates sync.WaitGroup // SIGHUP updates in flight
 
@@ -38,7 +40,7 @@ type runner struct {
 
 // serve starts the supervisor and the control API and runs until a shutdown
 // signal or request. It returns an error if start-up or the API failed.
-func serve(dir string, cfg *config.Config, log *slog.Logger) error {
+func serve(dir string, cfg *config.Config, log *slog.Logger, sec *apiSecurity) error {
 	if n, err := l4proxy.RaiseFileLimit(); err != nil {
 		log.Warn("could not raise the open-file limit", "err", err)
 	} else {
@@ -46,6 +48,7 @@ func serve(dir string, cfg *config.Config, log *slog.Logger) error {
 	}
 	r := &runner{
 		log:         log,
+		sec:         sec,
 		sigs:        make(chan os.Signal, 4),
 		shutdownReq: make(chan struct{}, 1),
 		serveErr:    make(chan error, 1),
@@ -58,6 +61,9 @@ func serve(dir string, cfg *config.Config, log *slog.Logger) error {
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r.sup = procs.New(cfg, log)
+	r.d = newDaemon(dir, cfg, r.sup, log)
+	r.ops = startOps(r.d, r.sup, log)
+	defer r.ops.stop() // after the apps have stopped: their last alerts still go out
 	if err := r.start(base); err != nil {
 		r.stopApps()
 		if errors.Is(err, errStartInterrupted) {
@@ -65,17 +71,25 @@ func serve(dir string, cfg *config.Config, log *slog.Logger) error {
 		}
 		return fmt.Errorf("start: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.RPC.Addr())
+	lns, err := listenAPI(cfg.RPC)
 	if err != nil {
 		r.stopApps()
 		return fmt.Errorf("control API: %w", err)
 	}
-	r.d = newDaemon(dir, cfg, r.sup, log)
 	srv := r.newServer(base)
-	go serveAPI(srv, ln, r.serveErr)
-	log.Info("gracevisord started", "version", version, "conf", cfg.File, "api", ln.Addr().String(), "apps", len(cfg.Apps))
+	var apiAddrs []string
+	for _, ln := range lns {
+		go serveAPI(srv, ln, r.serveErr)
+		apiAddrs = append(apiAddrs, ln.Addr().Network()+":"+ln.Addr().String())
+	}
+	if cfg.RPC.Socket != "" { // the listener's own address is the private name it was bound at
+		apiAddrs[len(apiAddrs)-1] = "unix:" + cfg.RPC.Socket
+	}
+	log.Info("gracevisord started", "version", version, "conf", cfg.File, "api", apiAddrs, "apps", len(cfg.Apps))
+	r.ops.notify(sdReady)
 
 	loopErr := r.loop(base)
+	r.ops.notify(sdStopping)
 	cancel() // ends log follows, refuses new operations
 	r.stopApps()
 	close(r.stopped)
@@ -121,9 +135,12 @@ func (r *runner) newServer(base context.Context) *http.Server {
 		base:            base,
 		requestShutdown: r.requestShutdown,
 		stopped:         r.stopped,
+		sec:             r.sec,
+		metrics:         r.ops.metrics,
 	}
 	return &http.Server{
 		Handler:           a.handler(),
+		ConnContext:       peerContext, // who is calling, for the guard and the audit log
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
@@ -141,7 +158,10 @@ func (r *runner) requestShutdown() {
 // serveAPI serves the control API until the server is shut down.
 func serveAPI(srv *http.Server, ln net.Listener, errc chan<- error) {
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		errc <- err
+		select {
+		case errc <- err:
+		default: // another listener already reported; one error ends the daemon
+		}
 	}
 }
 
@@ -169,6 +189,8 @@ func (r *runner) loop(base context.Context) error {
 // updateOnSignal applies the config files, as POST /api/v1/update does.
 func (r *runner) updateOnSignal(ctx context.Context) {
 	defer r.updates.Done()
+	r.ops.notify(reloading())
+	defer r.ops.readyUnlessStopping(ctx)
 	changes, err := r.d.update(ctx)
 	if err != nil {
 		r.log.Error("SIGHUP update failed; running config unchanged", "err", err)

@@ -12,7 +12,7 @@ import (
 // measureBulk runs iperf3 with 1 and 8 streams through every target, in rounds
 // whose target order rotates, and records the medians.
 func measureBulk(ctx context.Context, st *stack, o options, res *results) error {
-	type acc struct{ g1, g8, cpuPerGB []float64 }
+	type acc struct{ g1, g8, cpu1, cpu8 []float64 } // Gb/s, proxy CPU s/GB
 	by := map[string]*acc{}
 	for r := 0; r < o.rounds; r++ {
 		for _, t := range rotate(st.targets, r) {
@@ -27,13 +27,14 @@ func measureBulk(ctx context.Context, st *stack, o options, res *results) error 
 				if err != nil {
 					return fmt.Errorf("%s, %d streams: %w", t.name, streams, err)
 				}
-				if streams == 1 {
-					a.g1 = append(a.g1, bps/1e9)
-				} else {
-					a.g8 = append(a.g8, bps/1e9)
-				}
+				cpu := 0.0
 				if t.name != "direct" && bytes > 0 {
-					a.cpuPerGB = append(a.cpuPerGB, (cpuSeconds(t.pids())-cpu0)/(bytes/1e9))
+					cpu = (cpuSeconds(t.pids()) - cpu0) / (bytes / 1e9)
+				}
+				if streams == 1 {
+					a.g1, a.cpu1 = append(a.g1, bps/1e9), append(a.cpu1, cpu)
+				} else {
+					a.g8, a.cpu8 = append(a.g8, bps/1e9), append(a.cpu8, cpu)
 				}
 			}
 		}
@@ -43,7 +44,8 @@ func measureBulk(ctx context.Context, st *stack, o options, res *results) error 
 		a := by[t.name]
 		g1, g8 := median(a.g1), median(a.g8)
 		res.Bulk = append(res.Bulk, bulkRow{Target: t.name, Gbps1: g1, Gbps8: g8,
-			Ratio1: ratio(g1, median(d.g1)), Ratio8: ratio(g8, median(d.g8)), CPUSecPerGB: median(a.cpuPerGB)})
+			Ratio1: ratio(g1, median(d.g1)), Ratio8: ratio(g8, median(d.g8)),
+			CPU1: median(a.cpu1), CPU8: median(a.cpu8)})
 	}
 	return nil
 }
@@ -51,7 +53,7 @@ func measureBulk(ctx context.Context, st *stack, o options, res *results) error 
 // iperf returns the received bits/s and bytes of one iperf3 client run.
 func iperf(ctx context.Context, addr string, streams int, o options) (bps, bytes float64, err error) {
 	host, port, _ := net.SplitHostPort(addr)
-	secs := strconv.Itoa(int(o.duration.Seconds()))
+	secs := strconv.Itoa(max(1, int(o.bulkTime.Seconds())))
 	out, err := exec.CommandContext(ctx, "iperf3", "-c", host, "-p", port, "-t", secs,
 		"-P", strconv.Itoa(streams), "-J").Output()
 	var rep struct {

@@ -3,22 +3,35 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"time"
 )
 
+// fdsPerIdleConn is the most descriptors a proxy here holds per connection:
+// gracevisord's two sockets and two splice pipes (Go keeps a direction's pipe
+// for as long as its copy runs).
+const fdsPerIdleConn = 6
+
 // measureIdle opens o.idleConns connections through each proxy to the echo
 // backend, proves each reaches the backend with one echoed line, and records the
 // proxy's extra RSS and file descriptors per connection while they sit idle.
+// Every proxy gets the same count, capped by what RLIMIT_NOFILE allows.
 func measureIdle(ctx context.Context, st *stack, o options, res *results) error {
+	n := min(o.idleConns, (st.fdLimit-300)/fdsPerIdleConn)
+	if n < o.idleConns {
+		res.Notes = append(res.Notes, fmt.Sprintf("idle: %d connections instead of %d: RLIMIT_NOFILE is %d "+
+			"here and cannot be raised; gracevisord needs %d descriptors per connection",
+			n, o.idleConns, st.fdLimit, fdsPerIdleConn))
+	}
 	for _, t := range st.targets {
 		if t.name == "direct" {
 			continue
 		}
 		pids := t.pids()
-		rss0, fds0 := rssKB(pids), fdCount(pids)
-		conns, failed := openIdle(ctx, t.echo, o.idleConns)
+		rss0, fds0, socks0 := rssKB(pids), fdCount(pids), socketCount(pids)
+		conns, failed := openIdle(ctx, t.echo, n)
 		settle(pids)
 		rss1, fds1 := rssKB(t.pids()), fdCount(t.pids())
 		n := len(conns)
@@ -31,7 +44,7 @@ func measureIdle(ctx context.Context, st *stack, o options, res *results) error 
 			row.FDsPerConn = float64(fds1-fds0) / float64(n)
 		}
 		res.Idle = append(res.Idle, row)
-		waitFDs(pids, fds0)
+		waitSockets(pids, socks0)
 	}
 	return nil
 }
@@ -101,10 +114,11 @@ func settle(pids []int) {
 	}
 }
 
-// waitFDs polls until the proxy is back near its idle fd count, for at most 30 s.
-func waitFDs(pids []int, base int) {
+// waitSockets polls until the proxy has closed the connections, for at most 30 s.
+// (Sockets, not all descriptors: Go keeps spare splice pipes until a GC.)
+func waitSockets(pids []int, base int) {
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if fdCount(pids) <= base+16 {
+		if socketCount(pids) <= base+16 {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

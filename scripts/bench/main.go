@@ -27,6 +27,7 @@ type options struct {
 	bin       string
 	rounds    int
 	duration  time.Duration
+	bulkTime  time.Duration
 	idleConns int
 	reloads   int
 	out       string
@@ -36,7 +37,8 @@ func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "./bin", "folder with gracevisord, gracevisorctl and demoapp")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds per measurement (median is reported)")
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each throughput/latency run")
+	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of each short-connection and keep-alive run")
+	flag.DurationVar(&o.bulkTime, "bulk-time", 2*time.Second, "length of each iperf3 run (whole seconds)")
 	flag.IntVar(&o.idleConns, "idle", 10000, "idle proxied connections to hold")
 	flag.IntVar(&o.reloads, "reloads", 50, "reloads (and restarts) under load")
 	flag.StringVar(&o.out, "out", "scripts/bench/results", "folder for the JSON result")
@@ -51,10 +53,11 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	if err := raiseFileLimit(200000); err != nil {
-		return fmt.Errorf("raise file limit (needs root for 10k idle connections): %w", err)
+	fdLimit, err := raiseFileLimit(200000)
+	if err != nil {
+		return fmt.Errorf("raise file limit: %w", err)
 	}
-	st, err := startStack(ctx, o.bin)
+	st, err := startStack(ctx, o.bin, fdLimit)
 	if err != nil {
 		return err
 	}
@@ -63,10 +66,12 @@ func run(ctx context.Context, o options) error {
 	res := &results{
 		Date:  time.Now().UTC().Format(time.RFC3339),
 		Cores: runtime.NumCPU(),
-		Command: fmt.Sprintf("make bench (rounds=%d duration=%s idle=%d reloads=%d)",
-			o.rounds, o.duration, o.idleConns, o.reloads),
+		Command: fmt.Sprintf("make bench (rounds=%d duration=%s bulk-time=%s idle=%d reloads=%d)",
+			o.rounds, o.duration, o.bulkTime, o.idleConns, o.reloads),
 		Versions: st.versions(),
+		FDLimit:  fdLimit,
 	}
+	res.LoadAvg[0] = loadAvg()
 	steps := []struct {
 		name string
 		fn   func() error
@@ -86,6 +91,8 @@ func run(ctx context.Context, o options) error {
 		}
 		fmt.Fprintf(os.Stderr, "   (%s)\n", time.Since(t0).Round(time.Second))
 	}
+	res.LoadAvg[1] = loadAvg()
+	res.evaluate()
 	res.print(os.Stdout)
 	fmt.Printf("\n%s", res.markdown())
 	return save(res, o.out)
@@ -107,14 +114,17 @@ func save(res *results, dir string) error {
 	return nil
 }
 
-func raiseFileLimit(n uint64) error {
+// raiseFileLimit sets RLIMIT_NOFILE to n, or, without the privilege to raise
+// the hard limit, to the hard limit; it returns the limit now in force, which
+// the children (proxies and backends) inherit.
+func raiseFileLimit(n uint64) (int, error) {
 	lim := syscall.Rlimit{Cur: n, Max: n}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
-		return nil
+		return int(n), nil
 	}
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return err
+		return 0, err
 	}
 	lim.Cur = lim.Max
-	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	return int(lim.Cur), syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }

@@ -78,3 +78,28 @@ func fdCount(pids []int) int {
 	}
 	return n
 }
+
+// socketCount is the number of open sockets of pids.
+func socketCount(pids []int) int {
+	n := 0
+	for _, pid := range pids {
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if target, err := os.Readlink(dir + e.Name()); err == nil && strings.HasPrefix(target, "socket:") {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,12 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"io"
-	"sort"
-	"strings"
-	"text/tabwriter"
-)
+import "sort"
 
 // results is one run of `make bench`, saved as JSON in scripts/bench/results/.
 type results struct {
@@ -14,6 +8,10 @@ type results struct {
 	Cores    int               `json:"cores"`
 	Command  string            `json:"command"`
 	Versions map[string]string `json:"versions"`
+	FDLimit  int               `json:"fd_limit"`
+	LoadAvg  [2]string         `json:"loadavg_start_end"` // /proc/loadavg: the machine's other load
+	Notes    []string          `json:"notes,omitempty"`
+	Checks   []check           `json:"targets"`
 
 	Bulk      []bulkRow   `json:"bulk"`
 	Short     []httpRow   `json:"short_connections"`
@@ -23,12 +21,13 @@ type results struct {
 }
 
 type bulkRow struct {
-	Target      string  `json:"target"`
-	Gbps1       float64 `json:"gbps_1_stream"`
-	Gbps8       float64 `json:"gbps_8_streams"`
-	Ratio1      float64 `json:"ratio_1_stream"`
-	Ratio8      float64 `json:"ratio_8_streams"`
-	CPUSecPerGB float64 `json:"proxy_cpu_s_per_gb"`
+	Target string  `json:"target"`
+	Gbps1  float64 `json:"gbps_1_stream"`
+	Gbps8  float64 `json:"gbps_8_streams"`
+	Ratio1 float64 `json:"ratio_1_stream"`
+	Ratio8 float64 `json:"ratio_8_streams"`
+	CPU1   float64 `json:"proxy_cpu_s_per_gb_1_stream"` // the proxy's processes only
+	CPU8   float64 `json:"proxy_cpu_s_per_gb_8_streams"`
 }
 
 type httpRow struct {
@@ -38,6 +37,9 @@ type httpRow struct {
 	P99ms    float64 `json:"p99_ms"`
 	Errors   int     `json:"errors"`
 	RatioRPS float64 `json:"ratio_rps_to_direct"`
+	// ProxyCPUus is the proxy's CPU time per request (short connections
+	// only): less sensitive than req/s to the machine's other load.
+	ProxyCPUus float64 `json:"proxy_cpu_us_per_request,omitempty"`
 }
 
 type idleRow struct {
@@ -77,60 +79,4 @@ func ratio(x, direct float64) float64 {
 		return 0
 	}
 	return x / direct
-}
-
-func (r *results) print(w io.Writer) {
-	fmt.Fprintf(w, "\ngracevisor benchmarks, %s, %d cores: %s\n", r.Date, r.Cores, r.Command)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	section := func(title, header string) {
-		fmt.Fprintf(tw, "\n%s\t\n%s\t\n", title, header)
-	}
-	section("bulk (iperf3)", "target\t1 stream Gb/s\tratio\t8 streams Gb/s\tratio\tproxy CPU s/GB")
-	for _, b := range r.Bulk {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", b.Target, b.Gbps1, b.Ratio1, b.Gbps8, b.Ratio8, b.CPUSecPerGB)
-	}
-	for _, part := range []struct {
-		title string
-		rows  []httpRow
-	}{{"short connections (wrk, Connection: close)", r.Short}, {"keep-alive, fixed rate", r.KeepAlive}} {
-		section(part.title, "target\treq/s\tratio\tp50 ms\tp99 ms\terrors")
-		for _, h := range part.rows {
-			fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.3f\t%.3f\t%d\t\n", h.Target, h.RPS, h.RatioRPS, h.P50ms, h.P99ms, h.Errors)
-		}
-	}
-	section("idle connections", "target\tconns\tRSS KB/conn\tfds/conn\tfailed")
-	for _, i := range r.Idle {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%d\t\n", i.Target, i.Conns, i.RSSKBPerConn, i.FDsPerConn, i.OpenFailedConn)
-	}
-	section("under load (gracevisord)", "operation\tcount\tfailed ops\treq/s\trequests\tfailed req\tfailed conn\tmedian ms\tmax ms")
-	for _, x := range r.Reload {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%d\t%d\t%.1f\t%.1f\t\n", x.Operation, x.Count, x.OpFailures, x.RPS,
-			x.Requests, x.FailedRequests, x.FailedConns, x.MedianMS, x.MaxMS)
-	}
-	tw.Flush()
-}
-
-// markdown renders the table the README's Performance section holds.
-func (r *results) markdown() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "| target | bulk 1 stream Gb/s (ratio) | bulk 8 streams Gb/s (ratio) | CPU s/GB | short conn req/s (ratio) | short p99 ms | keep-alive p50/p99 ms | idle KB/conn | idle fds/conn |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
-	for i, bl := range r.Bulk {
-		s, k, id := httpRow{}, httpRow{}, idleRow{}
-		if i < len(r.Short) {
-			s = r.Short[i]
-		}
-		if i < len(r.KeepAlive) {
-			k = r.KeepAlive[i]
-		}
-		for _, x := range r.Idle {
-			if x.Target == bl.Target {
-				id = x
-			}
-		}
-		fmt.Fprintf(&b, "| %s | %.2f (%.2f) | %.2f (%.2f) | %.2f | %.0f (%.2f) | %.2f | %.3f / %.3f | %.2f | %.2f |\n",
-			bl.Target, bl.Gbps1, bl.Ratio1, bl.Gbps8, bl.Ratio8, bl.CPUSecPerGB, s.RPS, s.RatioRPS, s.P99ms,
-			k.P50ms, k.P99ms, id.RSSKBPerConn, id.FDsPerConn)
-	}
-	return b.String()
 }

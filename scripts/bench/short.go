@@ -15,16 +15,18 @@ import (
 // through every target.
 func measureShort(ctx context.Context, st *stack, o options, res *results) error {
 	type acc struct {
-		rps, p50, p99 []float64
-		errs          int
+		rps, p50, p99, cpu []float64
+		errs               int
 	}
 	by := map[string]*acc{}
 	for r := 0; r < o.rounds; r++ {
 		for _, t := range rotate(st.targets, r) {
+			cpu0 := cpuSeconds(t.pids())
 			w, err := runWrk(ctx, t.demo, o.duration, nil)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
+			cpu := cpuSeconds(t.pids()) - cpu0
 			a := by[t.name]
 			if a == nil {
 				a = &acc{}
@@ -33,6 +35,9 @@ func measureShort(ctx context.Context, st *stack, o options, res *results) error
 			a.rps = append(a.rps, w.rps)
 			a.p50 = append(a.p50, w.p50ms)
 			a.p99 = append(a.p99, w.p99ms)
+			if w.requests > 0 {
+				a.cpu = append(a.cpu, cpu/float64(w.requests)*1e6)
+			}
 			a.errs += w.failedConns + w.failedRequests
 		}
 	}
@@ -40,7 +45,7 @@ func measureShort(ctx context.Context, st *stack, o options, res *results) error
 	for _, t := range st.targets {
 		a := by[t.name]
 		res.Short = append(res.Short, httpRow{Target: t.name, RPS: median(a.rps), P50ms: median(a.p50),
-			P99ms: median(a.p99), Errors: a.errs, RatioRPS: ratio(median(a.rps), direct)})
+			P99ms: median(a.p99), Errors: a.errs, RatioRPS: ratio(median(a.rps), direct), ProxyCPUus: median(a.cpu)})
 	}
 	return nil
 }

@@ -41,6 +41,7 @@ type stack struct {
 	dir     string
 	bin     string
 	rpc     string
+	fdLimit int       // RLIMIT_NOFILE of every process of the stack
 	targets []*target // direct, gracevisord, haproxy, nginx
 }
 
@@ -62,7 +63,7 @@ func (s *stack) ctl(ctx context.Context, args ...string) ([]byte, error) {
 	return out, nil
 }
 
-func startStack(ctx context.Context, bin string) (*stack, error) {
+func startStack(ctx context.Context, bin string, fdLimit int) (*stack, error) {
 	dir, err := os.MkdirTemp("", "gracevisor-bench-")
 	if err != nil {
 		return nil, err
@@ -71,7 +72,7 @@ func startStack(ctx context.Context, bin string) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &stack{dir: dir, bin: bin, rpc: freeAddr()}
+	s := &stack{dir: dir, bin: bin, rpc: freeAddr(), fdLimit: fdLimit}
 	ok := false
 	defer func() {
 		if !ok {
@@ -103,7 +104,7 @@ func startStack(ctx context.Context, bin string) (*stack, error) {
 	return s, nil
 }
 
-const gracevisorConf = `port_range: {from: 21000, to: 21300}
+const gracevisorConf = `port_range: {from: 23000, to: 23300}
 rpc: {host: 127.0.0.1, port: %s}
 logger: {log_dir: %s}
 apps:
@@ -163,14 +164,17 @@ func (s *stack) backendAddrs(ctx context.Context) (*target, error) {
 	return t, nil
 }
 
+// HAProxy refuses to start if maxconn needs more descriptors than the limit
+// allows (2 per connection, plus maxconn/4 splice pipes of 2), so maxconn is
+// derived from it.
 const haproxyConf = `global
-    maxconn 200000
+    maxconn %d
 defaults
     mode tcp
     timeout connect 5s
     timeout client 1h
     timeout server 1h
-    maxconn 200000
+    maxconn %d
     option splice-request
     option splice-response
 listen demo
@@ -187,7 +191,8 @@ listen bulk
 func (s *stack) startHAProxy(direct *target) (*target, error) {
 	t := &target{name: "haproxy", demo: freeAddr(), echo: freeAddr(), bulk: freeAddr()}
 	conf := filepath.Join(s.dir, "haproxy.cfg")
-	text := fmt.Sprintf(haproxyConf, t.demo, direct.demo, t.echo, direct.echo, t.bulk, direct.bulk)
+	maxconn := (s.fdLimit - 200) * 2 / 5 // maxsock = 2.5 × maxconn + a few
+	text := fmt.Sprintf(haproxyConf, maxconn, maxconn, t.demo, direct.demo, t.echo, direct.echo, t.bulk, direct.bulk)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, err
 	}
@@ -197,10 +202,10 @@ func (s *stack) startHAProxy(direct *target) (*target, error) {
 
 const nginxConf = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes auto;
-worker_rlimit_nofile 200000;
+worker_rlimit_nofile %[8]d;
 pid %[1]s/nginx.pid;
 error_log %[1]s/nginx-error.log;
-events { worker_connections 100000; }
+events { worker_connections %[9]d; }
 stream {
     server { listen %[2]s; proxy_pass %[3]s; }
     server { listen %[4]s; proxy_pass %[5]s; proxy_timeout 1h; }
@@ -211,7 +216,8 @@ stream {
 func (s *stack) startNginx(direct *target) (*target, error) {
 	t := &target{name: "nginx", demo: freeAddr(), echo: freeAddr(), bulk: freeAddr()}
 	conf := filepath.Join(s.dir, "nginx.conf")
-	text := fmt.Sprintf(nginxConf, s.dir, t.demo, direct.demo, t.echo, direct.echo, t.bulk, direct.bulk)
+	text := fmt.Sprintf(nginxConf, s.dir, t.demo, direct.demo, t.echo, direct.echo, t.bulk, direct.bulk,
+		s.fdLimit, s.fdLimit/2)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, err
 	}

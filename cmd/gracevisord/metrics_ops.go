@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/procs"
+)
+
+// opsRuntime is what gracevisord tells the world about itself: systemd
+// notifications, alert hooks, the statsd push and GET /metrics. serve
+// starts it before the supervisor and stops it after every app has
+// stopped, so that the events of a shutdown are still delivered.
+type opsRuntime struct {
+	log     *slog.Logger
+	sd      *sdNotifier
+	metrics http.Handler
+
+	alerts       *alerter
+	alertsCancel context.CancelFunc
+	alertsDone   chan struct{}
+
+	statsdCancel context.CancelFunc
+	statsdDone   chan struct{}
+}
+
+// startOps hooks the alert dispatcher into sup (before sup.Start) and
+// starts it and the statsd pusher; both read d's running config.
+func startOps(d *daemon, sup *procs.Supervisor, log *slog.Logger) *opsRuntime {
+	o := &opsRuntime{log: log, sd: newSDNotifier(), alertsDone: make(chan struct{}), statsdDone: make(chan struct{})}
+	o.alerts = newAlerter(log, func(app string) config.Alerts {
+		cfg := d.config()
+		if a := cfg.App(app); a != nil {
+			return a.Alerts
+		}
+		return cfg.Alerts // removed meanwhile
+	})
+	sup.SetEventHook(o.alerts.notify)
+	o.metrics = newMetricsHandler(sup, log, o.alerts.results)
+
+	actx, acancel := context.WithCancel(context.Background())
+	o.alertsCancel = acancel
+	go runAlerts(actx, o.alerts, o.alertsDone)
+
+	sctx, scancel := context.WithCancel(context.Background())
+	o.statsdCancel = scancel
+	p := &statsdPusher{log: log, src: sup, cfg: func() config.Statsd { return d.config().Statsd }}
+	go runStatsd(sctx, p, o.statsdDone)
+	return o
+}
+
+// notify sends a systemd state; a failure is logged, never fatal.
+func (o *opsRuntime) notify(state string) {
+	if err := o.sd.notify(state); err != nil {
+		o.log.Warn("systemd notification failed", "state", state, "err", err)
+	}
+}
+
+// readyUnlessStopping ends a RELOADING=1 with READY=1, unless shutdown
+// (which cancels ctx and sent STOPPING=1) began meanwhile.
+func (o *opsRuntime) readyUnlessStopping(ctx context.Context) {
+	if ctx.Err() == nil {
+		o.notify(sdReady)
+	}
+}
+
+// stop ends the statsd push and delivers the alerts still queued
+// (bounded by alertDrainGrace). Call it once every app has stopped.
+func (o *opsRuntime) stop() {
+	o.statsdCancel()
+	<-o.statsdDone
+	stopAlerts(o.alerts, o.alertsCancel, o.alertsDone)
+	o.alertsCancel()
+}

@@ -1,0 +1,177 @@
+package procs
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gracevisor/gracevisor/l4proxy"
+)
+
+// ReloadBuckets are the upper bounds, in seconds, of the reload duration
+// histogram.
+var ReloadBuckets = []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
+
+// AppMetrics is a snapshot of one app's figures for monitoring. Counters
+// count from the moment the app was added to the supervisor.
+type AppMetrics struct {
+	Status AppStatus
+	// Traffic sums the proxy counters of every listener the app has had (an
+	// update that changes the address or proxy options gives it a new one).
+	Traffic l4proxy.Stats
+	// Crashes counts exits of a serving instance.
+	Crashes uint64
+	// Restarts counts instances started to replace a crashed one or to
+	// retry a failed start.
+	Restarts uint64
+	// ReloadsOK and ReloadsFailed count reloads by outcome: those asked for
+	// (reload, update) and replacements of unhealthy instances.
+	ReloadsOK, ReloadsFailed uint64
+	// ReloadSeconds is the time from request to switch of successful reloads.
+	ReloadSeconds Histogram
+	// HealthcheckFailures counts failed health checks of serving instances;
+	// Unhealthy counts the instances that were replaced because of them.
+	HealthcheckFailures uint64
+	Unhealthy           uint64
+}
+
+// Histogram is a cumulative histogram: Counts[i] observations were at most
+// Bounds[i]. Bounds is shared and must not be modified.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+	Sum    float64
+}
+
+func newHistogram(bounds []float64) Histogram {
+	return Histogram{Bounds: bounds, Counts: make([]uint64, len(bounds))}
+}
+
+func (h *Histogram) observe(v float64) {
+	for i, b := range h.Bounds {
+		if v <= b {
+			h.Counts[i]++
+		}
+	}
+	h.Count++
+	h.Sum += v
+}
+
+func (h Histogram) clone() Histogram {
+	h.Counts = slices.Clone(h.Counts)
+	return h
+}
+
+// counters are an app's event counts, owned by appLoop except
+// healthFailures, which the health checker adds to.
+type counters struct {
+	crashes, restarts, unhealthy uint64
+	reloadsOK, reloadsFailed     uint64
+	reloadSeconds                Histogram
+	healthFailures               atomic.Uint64
+}
+
+// Metrics returns a snapshot of the named apps, or of all, in config order.
+// An unknown name is an error wrapping ErrUnknownApp. Apps that do not run
+// (before Start, or not bound) are reported STOPPED with zero counts.
+func (s *Supervisor) Metrics(names ...string) ([]AppMetrics, error) {
+	sts, err := s.Status(names...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AppMetrics, 0, len(sts))
+	for _, st := range sts {
+		m := AppMetrics{Status: st, ReloadSeconds: newHistogram(ReloadBuckets)}
+		if a, err := s.lookup(st.Name); err == nil {
+			if got, err := a.metrics(); err == nil {
+				m = got
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// metrics asks the loop for the app's snapshot.
+func (a *app) metrics() (AppMetrics, error) {
+	reply := make(chan AppMetrics, 1)
+	select {
+	case a.inbox <- func() { reply <- a.metricsSnapshot() }:
+		return <-reply, nil
+	case <-a.dead:
+		return AppMetrics{}, errAppGone
+	}
+}
+
+// metricsSnapshot runs on appLoop.
+func (a *app) metricsSnapshot() AppMetrics {
+	c := &a.counters
+	return AppMetrics{
+		Status:              a.snapshot(),
+		Traffic:             a.traffic.total(),
+		Crashes:             c.crashes,
+		Restarts:            c.restarts,
+		ReloadsOK:           c.reloadsOK,
+		ReloadsFailed:       c.reloadsFailed,
+		ReloadSeconds:       c.reloadSeconds.clone(),
+		HealthcheckFailures: c.healthFailures.Load(),
+		Unhealthy:           c.unhealthy,
+	}
+}
+
+// traffic sums the proxy counters of an app's fronts: those still open are
+// read live, those closed were folded into done. Safe for concurrent use.
+type traffic struct {
+	mu   sync.Mutex
+	done l4proxy.Stats
+	open []*front
+}
+
+// add starts counting f.
+func (t *traffic) add(f *front) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.open = append(t.open, f)
+}
+
+// closed folds the final counts of f, whose proxy has shut down, into done.
+func (t *traffic) closed(f *front) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := slices.Index(t.open, f)
+	if i < 0 {
+		return
+	}
+	t.open = slices.Delete(t.open, i, i+1)
+	addStats(&t.done, f.proxy.Stats())
+	t.done.Active = 0
+}
+
+func (t *traffic) total() l4proxy.Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	sum := t.done
+	for _, f := range t.open {
+		addStats(&sum, f.proxy.Stats())
+	}
+	return sum
+}
+
+func addStats(sum *l4proxy.Stats, s l4proxy.Stats) {
+	sum.Active += s.Active
+	sum.Accepted += s.Accepted
+	sum.Failed += s.Failed
+	sum.Waited += s.Waited
+	sum.BytesIn += s.BytesIn
+	sum.BytesOut += s.BytesOut
+	sum.AcceptErrors += s.AcceptErrors
+}
+
+// retireFront closes a front (see closeFront) and then folds its counts
+// into the app's totals.
+func retireFront(a *app, f *front, until <-chan struct{}) {
+	defer a.wg.Done()
+	closeFront(a.abort, f, until, nil)
+	a.traffic.closed(f)
+}

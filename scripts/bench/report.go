@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// check is one of the issue's targets, evaluated on this run's figures.
+type check struct {
+	Target string  `json:"target"`
+	Got    float64 `json:"got"`
+	Want   string  `json:"want"`
+	Met    bool    `json:"met"`
+}
+
+// evaluate compares gracevisord with direct and HAProxy, as the issue asks.
+func (r *results) evaluate() {
+	b, bh := r.bulk("gracevisord"), r.bulk("haproxy")
+	s, sh := row(r.Short, "gracevisord"), row(r.Short, "haproxy")
+	k, kh := row(r.KeepAlive, "gracevisord"), row(r.KeepAlive, "haproxy")
+	add := func(target string, got float64, want string, met bool) {
+		r.Checks = append(r.Checks, check{target, got, want, met})
+	}
+	add("bulk 1 stream, ratio to direct", b.Ratio1, ">= 0.70", b.Ratio1 >= 0.70)
+	add("bulk 1 stream, ratio to HAProxy", ratio(b.Gbps1, bh.Gbps1), ">= 1", b.Gbps1 >= bh.Gbps1)
+	add("bulk 8 streams, ratio to HAProxy", ratio(b.Gbps8, bh.Gbps8), ">= 1", b.Gbps8 >= bh.Gbps8)
+	add("short connections req/s, ratio to HAProxy", ratio(s.RPS, sh.RPS), ">= 0.90", s.RPS >= 0.9*sh.RPS)
+	add("keep-alive p99, ratio to HAProxy", ratio(k.P99ms, kh.P99ms), "<= 1.50", k.P99ms <= 1.5*kh.P99ms)
+	for _, x := range r.Reload {
+		if x.Operation == "reload" {
+			failed := float64(x.FailedRequests + x.FailedConns + x.OpFailures)
+			add(fmt.Sprintf("failures during %d reloads", x.Count), failed, "0", failed == 0)
+		}
+	}
+}
+
+func (r *results) bulk(target string) bulkRow {
+	for _, b := range r.Bulk {
+		if b.Target == target {
+			return b
+		}
+	}
+	return bulkRow{}
+}
+
+func row(rows []httpRow, target string) httpRow {
+	for _, h := range rows {
+		if h.Target == target {
+			return h
+		}
+	}
+	return httpRow{}
+}
+
+func (r *results) print(w io.Writer) {
+	fmt.Fprintf(w, "\ngracevisor benchmarks, %s, %d cores, load average %s → %s: %s\n",
+		r.Date, r.Cores, r.LoadAvg[0], r.LoadAvg[1], r.Command)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	section := func(title, header string) {
+		fmt.Fprintf(tw, "\n%s\t\n%s\t\n", title, header)
+	}
+	section("bulk (iperf3)", "target\t1 stream Gb/s\tratio\tCPU s/GB\t8 streams Gb/s\tratio\tCPU s/GB")
+	for _, b := range r.Bulk {
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%.2f\t%.2f\t%s\t\n", b.Target, b.Gbps1, b.Ratio1, cpu(b.Target, b.CPU1),
+			b.Gbps8, b.Ratio8, cpu(b.Target, b.CPU8))
+	}
+	for _, part := range []struct {
+		title string
+		rows  []httpRow
+	}{{"short connections (wrk, Connection: close)", r.Short}, {"keep-alive, fixed rate", r.KeepAlive}} {
+		section(part.title, "target\treq/s\tratio\tp50 ms\tp99 ms\terrors\tproxy CPU µs/req")
+		for _, h := range part.rows {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.3f\t%.3f\t%d\t%s\t\n", h.Target, h.RPS, h.RatioRPS, h.P50ms, h.P99ms,
+				h.Errors, micro(h.Target, h.ProxyCPUus))
+		}
+	}
+	section("idle connections", "target\tconns\tRSS KB/conn\tfds/conn\tfailed")
+	for _, i := range r.Idle {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%d\t\n", i.Target, i.Conns, i.RSSKBPerConn, i.FDsPerConn, i.OpenFailedConn)
+	}
+	section("under load (gracevisord)", "operation\tcount\tfailed ops\treq/s\trequests\tfailed req\tfailed conn\tmedian ms\tmax ms")
+	for _, x := range r.Reload {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%d\t%d\t%.1f\t%.1f\t\n", x.Operation, x.Count, x.OpFailures, x.RPS,
+			x.Requests, x.FailedRequests, x.FailedConns, x.MedianMS, x.MaxMS)
+	}
+	section("targets (gracevisord)", "target\tgot\twant\tmet")
+	for _, c := range r.Checks {
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%v\t\n", c.Target, c.Got, c.Want, c.Met)
+	}
+	tw.Flush()
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+// micro renders a proxy's CPU µs per request; direct has no proxy, and 0
+// means not measured.
+func micro(target string, v float64) string {
+	if target == "direct" || v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+// cpu renders a proxy's CPU s/GB; direct has no proxy.
+func cpu(target string, v float64) string {
+	if target == "direct" {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// markdown renders the tables the README's Performance section holds.
+func (r *results) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s, %d cores, load average %s → %s, `%s`\n\n", r.Date, r.Cores, r.LoadAvg[0], r.LoadAvg[1], r.Command)
+	b.WriteString("| target | bulk 1 stream Gb/s (ratio) | CPU s/GB | bulk 8 streams Gb/s (ratio) | CPU s/GB | short conn req/s (ratio) | short p50/p99 ms | proxy CPU µs/conn | keep-alive p50/p99 ms | idle KB/conn | idle fds/conn |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, bl := range r.Bulk {
+		s, k := row(r.Short, bl.Target), row(r.KeepAlive, bl.Target)
+		idle := "– | –"
+		for _, x := range r.Idle {
+			if x.Target == bl.Target {
+				idle = fmt.Sprintf("%.1f | %.2f", x.RSSKBPerConn, x.FDsPerConn)
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %.2f (%.2f) | %s | %.2f (%.2f) | %s | %.0f (%.2f) | %.2f / %.2f | %s | %.2f / %.2f | %s |\n",
+			bl.Target, bl.Gbps1, bl.Ratio1, cpu(bl.Target, bl.CPU1), bl.Gbps8, bl.Ratio8, cpu(bl.Target, bl.CPU8),
+			s.RPS, s.RatioRPS, s.P50ms, s.P99ms, micro(bl.Target, s.ProxyCPUus), k.P50ms, k.P99ms, idle)
+	}
+	b.WriteString("\n| gracevisord under short-connection load | count | req/s | failed requests | failed connections | median ms | max ms |\n|---|---|---|---|---|---|---|\n")
+	for _, x := range r.Reload {
+		fmt.Fprintf(&b, "| `gracevisorctl %s demo` | %d | %.0f | %d | %d | %.0f | %.0f |\n", x.Operation, x.Count, x.RPS,
+			x.FailedRequests, x.FailedConns, x.MedianMS, x.MaxMS)
+	}
+	return b.String()
+}
