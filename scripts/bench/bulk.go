@@ -45,7 +45,7 @@ func measureBulk(ctx context.Context, st *stack, o options, res *results) error 
 		g1, g8 := median(a.g1), median(a.g8)
 		res.Bulk = append(res.Bulk, bulkRow{Target: t.name, Gbps1: g1, Gbps8: g8,
 			Ratio1: ratio(g1, median(d.g1)), Ratio8: ratio(g8, median(d.g8)),
-			CPU1: median(a.cpu1), CPU8: median(a.cpu8)})
+			CPU1: median(a.cpu1), CPU8: median(a.cpu8), Rounds1: a.g1, Rounds8: a.g8})
 	}
 	return nil
 }

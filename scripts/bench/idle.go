@@ -34,14 +34,14 @@ func measureIdle(ctx context.Context, st *stack, o options, res *results) error 
 		conns, failed := openIdle(ctx, t.echo, n)
 		settle(pids)
 		rss1, fds1 := rssKB(t.pids()), fdCount(t.pids())
-		n := len(conns)
+		held := len(conns)
 		for _, c := range conns {
 			c.Close()
 		}
-		row := idleRow{Target: t.name, Conns: n, OpenFailedConn: failed}
-		if n > 0 {
-			row.RSSKBPerConn = float64(rss1-rss0) / float64(n)
-			row.FDsPerConn = float64(fds1-fds0) / float64(n)
+		row := idleRow{Target: t.name, Conns: held, OpenFailedConn: failed}
+		if held > 0 {
+			row.RSSKBPerConn = float64(rss1-rss0) / float64(held)
+			row.FDsPerConn = float64(fds1-fds0) / float64(held)
 		}
 		res.Idle = append(res.Idle, row)
 		waitSockets(pids, socks0)

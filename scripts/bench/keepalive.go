@@ -48,7 +48,8 @@ func measureKeepAlive(ctx context.Context, st *stack, o options, res *results) e
 	for _, t := range st.targets {
 		a := by[t.name]
 		res.KeepAlive = append(res.KeepAlive, httpRow{Target: t.name, RPS: median(a.rps), P50ms: median(a.p50),
-			P99ms: median(a.p99), Errors: a.errs, RatioRPS: ratio(median(a.rps), direct)})
+			P99ms: median(a.p99), Errors: a.errs, RatioRPS: ratio(median(a.rps), direct),
+			RPSRounds: a.rps, P99Rounds: a.p99})
 	}
 	return nil
 }

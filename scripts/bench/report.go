@@ -80,7 +80,8 @@ func (r *results) print(w io.Writer) {
 	for _, i := range r.Idle {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%d\t\n", i.Target, i.Conns, i.RSSKBPerConn, i.FDsPerConn, i.OpenFailedConn)
 	}
-	section("under load (gracevisord)", "operation\tcount\tfailed ops\treq/s\trequests\tfailed req\tfailed conn\tmedian ms\tmax ms")
+	section("under load (gracevisord)",
+		"operation\tcount\tfailed ops\treq/s\trequests\tfailed req\tfailed conn\tmedian ms\tmax ms")
 	for _, x := range r.Reload {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%d\t%d\t%.1f\t%.1f\t\n", x.Operation, x.Count, x.OpFailures, x.RPS,
 			x.Requests, x.FailedRequests, x.FailedConns, x.MedianMS, x.MaxMS)
@@ -115,7 +116,8 @@ func cpu(target string, v float64) string {
 // markdown renders the tables the README's Performance section holds.
 func (r *results) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s, %d cores, load average %s → %s, `%s`\n\n", r.Date, r.Cores, r.LoadAvg[0], r.LoadAvg[1], r.Command)
+	fmt.Fprintf(&b, "%s, %d cores, load average %s → %s, `%s`\n\n",
+		r.Date, r.Cores, r.LoadAvg[0], r.LoadAvg[1], r.Command)
 	b.WriteString("| target | bulk 1 stream Gb/s (ratio) | CPU s/GB | bulk 8 streams Gb/s (ratio) | CPU s/GB | short conn req/s (ratio) | short p50/p99 ms | proxy CPU µs/conn | keep-alive p50/p99 ms | idle KB/conn | idle fds/conn |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, bl := range r.Bulk {

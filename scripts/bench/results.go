@@ -28,6 +28,9 @@ type bulkRow struct {
 	Ratio8 float64 `json:"ratio_8_streams"`
 	CPU1   float64 `json:"proxy_cpu_s_per_gb_1_stream"` // the proxy's processes only
 	CPU8   float64 `json:"proxy_cpu_s_per_gb_8_streams"`
+	// The rounds' values, to show the spread behind the medians.
+	Rounds1 []float64 `json:"gbps_1_stream_rounds"`
+	Rounds8 []float64 `json:"gbps_8_streams_rounds"`
 }
 
 type httpRow struct {
@@ -39,7 +42,9 @@ type httpRow struct {
 	RatioRPS float64 `json:"ratio_rps_to_direct"`
 	// ProxyCPUus is the proxy's CPU time per request (short connections
 	// only): less sensitive than req/s to the machine's other load.
-	ProxyCPUus float64 `json:"proxy_cpu_us_per_request,omitempty"`
+	ProxyCPUus float64   `json:"proxy_cpu_us_per_request,omitempty"`
+	RPSRounds  []float64 `json:"requests_per_s_rounds"`
+	P99Rounds  []float64 `json:"p99_ms_rounds"`
 }
 
 type idleRow struct {

@@ -45,7 +45,8 @@ func measureShort(ctx context.Context, st *stack, o options, res *results) error
 	for _, t := range st.targets {
 		a := by[t.name]
 		res.Short = append(res.Short, httpRow{Target: t.name, RPS: median(a.rps), P50ms: median(a.p50),
-			P99ms: median(a.p99), Errors: a.errs, RatioRPS: ratio(median(a.rps), direct), ProxyCPUus: median(a.cpu)})
+			P99ms: median(a.p99), Errors: a.errs, RatioRPS: ratio(median(a.rps), direct),
+			ProxyCPUus: median(a.cpu), RPSRounds: a.rps, P99Rounds: a.p99})
 	}
 	return nil
 }

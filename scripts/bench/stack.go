@@ -97,7 +97,7 @@ func startStack(ctx context.Context, bin string, fdLimit int) (*stack, error) {
 	}
 	for _, t := range s.targets {
 		if err := waitDial(ctx, t.demo); err != nil {
-			return nil, fmt.Errorf("%s: %w", t.name, err)
+			return nil, fmt.Errorf("%s: %w; its output ends: %s", t.name, err, s.logTail(t))
 		}
 	}
 	ok = true
@@ -128,7 +128,7 @@ func (s *stack) startGracevisor(ctx context.Context) (*target, error) {
 		return nil, err
 	}
 	if err := waitDial(ctx, s.rpc); err != nil {
-		return nil, fmt.Errorf("gracevisord: %w (see %s)", err, s.dir)
+		return nil, fmt.Errorf("gracevisord: %w; its output ends: %s", err, s.logTail(t))
 	}
 	return t, nil
 }
@@ -232,6 +232,22 @@ func (s *stack) command(name string, args ...string) *exec.Cmd {
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd
+}
+
+// logTail is the last line or so of a target's output (the run's folder is
+// removed on exit, so errors carry it).
+func (s *stack) logTail(t *target) string {
+	if t.cmd == nil {
+		return "(no process)"
+	}
+	data, _ := os.ReadFile(filepath.Join(s.dir, filepath.Base(t.cmd.Path)+".log"))
+	text := strings.TrimSpace(string(data))
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 && len(text)-i < 80 {
+		text = text[max(0, strings.LastIndexByte(text[:i], '\n')+1):]
+	} else if i >= 0 {
+		text = text[i+1:]
+	}
+	return strings.ReplaceAll(text, "\n", " | ")
 }
 
 func (s *stack) stop() {
