@@ -22,7 +22,8 @@ const (
 // its current Backend. The zero value is usable: it has no backend yet, so
 // clients wait (up to ConnectTimeout) for the first Switch.
 //
-// Set the option fields before calling Serve and do not change them later.
+// Set the option fields before calling Serve and do not change them later;
+// SetLimits changes ConnectTimeout and MaxConnections of a running Proxy.
 // All methods are safe for concurrent use. A Proxy must not be copied after
 // first use.
 type Proxy struct {
@@ -62,6 +63,7 @@ type Proxy struct {
 	cancel         context.CancelFunc
 
 	target atomic.Pointer[target] // current routing decision, replaced on Switch/Refuse
+	limits atomic.Pointer[limits] // set by SetLimits; nil: the option fields
 
 	mu        sync.Mutex // guards the fields below and serializes Switch/Refuse
 	listeners map[net.Listener]struct{}
@@ -80,11 +82,32 @@ func (p *Proxy) dialTimeout() time.Duration {
 	return p.DialTimeout
 }
 
-func (p *Proxy) connectTimeout() time.Duration {
-	if p.ConnectTimeout <= 0 {
-		return DefaultConnectTimeout
+// limits are the options SetLimits may change while the proxy runs.
+type limits struct {
+	connectTimeout time.Duration
+	maxConnections int
+}
+
+// SetLimits changes ConnectTimeout and MaxConnections (same meaning and
+// defaults as the fields) of a running Proxy. Connections accepted from
+// now on get the new connect timeout; the connection limit applies to new
+// connections, while those already open stay open.
+func (p *Proxy) SetLimits(connectTimeout time.Duration, maxConnections int) {
+	p.limits.Store(&limits{connectTimeout: connectTimeout, maxConnections: maxConnections})
+}
+
+func (p *Proxy) currentLimits() limits {
+	if l := p.limits.Load(); l != nil {
+		return *l
 	}
-	return p.ConnectTimeout
+	return limits{connectTimeout: p.ConnectTimeout, maxConnections: p.MaxConnections}
+}
+
+func (p *Proxy) connectTimeout() time.Duration {
+	if d := p.currentLimits().connectTimeout; d > 0 {
+		return d
+	}
+	return DefaultConnectTimeout
 }
 
 // finTimeout returns 0 for "no limit".

@@ -467,6 +467,33 @@ func TestMaxConnections(t *testing.T) {
 	}
 }
 
+// TestSetLimits: limits changed on a running proxy apply to new clients.
+func TestSetLimits(t *testing.T) {
+	srv := newServer(t, named("s"))
+	p := &Proxy{MaxConnections: 1, ConnectTimeout: 5 * time.Second}
+	p.Switch(NewBackend(srv.addr()))
+	addr := startProxy(t, p)
+	greeting(t, addr)
+	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > time.Second {
+		t.Fatalf("excess client closed after %v", d)
+	}
+	p.SetLimits(200*time.Millisecond, 2)
+	greeting(t, addr) // a second slot now
+	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > time.Second {
+		t.Fatalf("third client closed after %v", d)
+	}
+	p.Refuse()
+	p.Switch(nil) // clients wait for a backend: the new connect timeout bounds it
+	start := time.Now()
+	p.SetLimits(200*time.Millisecond, 0)
+	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > 2*time.Second {
+		t.Fatalf("waiting client closed after %v, want about 200ms", d)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("waiting client closed after %v, want about 200ms", d)
+	}
+}
+
 // TestFinTimeout: a half-closed connection whose other direction stays idle
 // is closed after the fin timeout; one that keeps moving bytes is not.
 func TestFinTimeout(t *testing.T) {

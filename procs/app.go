@@ -7,11 +7,11 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/l4proxy"
-	"github.com/gracevisor/gracevisor/ports"
 )
 
 // ErrStopped is wrapped by a start or reload that was cut short because the
@@ -29,7 +29,7 @@ type app struct {
 	name     string
 	d        *deps
 	timing   timing
-	alloc    func() *ports.Allocator // the supervisor's current port allocator
+	ports    *portPool // the supervisor's
 	logger   *slog.Logger
 	inbox    chan func()
 	dead     chan struct{}  // closed when appLoop stops taking functions
@@ -39,6 +39,10 @@ type app struct {
 	// stops go straight to SIGKILL.
 	abort    context.Context
 	abortNow context.CancelFunc
+	// hurry is closed when the app is terminated (shutdown, or removed by
+	// an update): nothing will take over its clients, so draining instances
+	// get stop_signal at once instead of waiting for drain_timeout.
+	hurry chan struct{}
 
 	// ---- owned by appLoop ----
 	cfg         config.App // config for the next instance
@@ -57,11 +61,23 @@ type app struct {
 	state       AppState
 	since       time.Time
 	lastErr     string
-	troubled    bool    // crashed, failed or unhealthy since it last served well
-	pending     []Event // emitted, handed to the hook by refresh
+	troubled    bool          // crashed, failed or unhealthy since it last served well
+	pending     []Event       // emitted, handed to the hook by refresh
+	outbox      []sentOutcome // replies, sent by refresh once the status shows their effect
 	counters    counters
 
 	traffic traffic // safe for concurrent use
+	// view is the status as of the loop's last step, so Status never waits
+	// for a loop busy in a slow step (resolving a host, forking).
+	view atomic.Pointer[statusView]
+}
+
+// statusView is a status snapshot plus what its live fields are read from.
+type statusView struct {
+	st        AppStatus
+	instances []*instance
+	backends  []*l4proxy.Backend // per instance; nil for none
+	metrics   AppMetrics         // the loop-owned counters
 }
 
 // member is the serving instance.
@@ -100,18 +116,30 @@ type outcome struct {
 	err error
 }
 
+type sentOutcome struct {
+	to chan<- outcome
+	o  outcome
+}
+
+// send answers a caller once this loop step is done (see refresh), so a
+// caller that then asks for the status sees what it was told.
+func (a *app) send(to chan<- outcome, o outcome) {
+	a.outbox = append(a.outbox, sentOutcome{to, o})
+}
+
 func newApp(s *Supervisor, cfg config.App, f *front) *app {
 	abort, abortNow := context.WithCancel(context.Background())
 	a := &app{
-		name: cfg.Name, d: s.d, timing: s.timing, alloc: s.allocator,
+		name: cfg.Name, d: s.d, timing: s.timing, ports: s.ports,
 		logger: s.logger.With("app", cfg.Name),
 		inbox:  make(chan func()), dead: make(chan struct{}), finished: make(chan struct{}),
-		abort: abort, abortNow: abortNow,
+		abort: abort, abortNow: abortNow, hurry: make(chan struct{}),
 		cfg: cfg, front: f, retired: make(map[*instance]*l4proxy.Backend),
 		state: AppStopped, since: time.Now(),
 		counters: counters{reloadSeconds: newHistogram(ReloadBuckets)},
 	}
 	a.traffic.add(f)
+	a.view.Store(a.snapshot())
 	return a
 }
 
@@ -135,12 +163,21 @@ func appLoop(a *app) {
 		}
 		a.refresh()
 	}
-	closeFront(a.abort, a.front, closedChan, nil)
+	// Every instance has exited: what connections are left can only finish
+	// delivering what the instance last sent.
+	ctx, cancel := context.WithTimeout(a.abort, lastFrontGrace)
+	closeFront(ctx, a.front, closedChan, nil)
+	cancel()
 	close(a.dead)
 	a.wg.Wait()
 	a.abortNow()
 	close(a.finished)
 }
+
+// lastFrontGrace bounds how long a terminated app's listener waits for its
+// last connections once every instance has exited (a client that keeps a
+// half-closed connection open would otherwise hold up the shutdown).
+const lastFrontGrace = time.Second
 
 // closedChan is a channel that is always closed.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -172,15 +209,26 @@ func (a *app) request(ctx context.Context, fn func(reply chan<- outcome)) (outco
 	}
 }
 
-// status asks the loop for a snapshot.
+// status is the loop's last snapshot with live instance states and
+// connection counts. Safe to call from any goroutine.
 func (a *app) status() (AppStatus, error) {
-	reply := make(chan AppStatus, 1)
 	select {
-	case a.inbox <- func() { reply <- a.snapshot() }:
-		return <-reply, nil
 	case <-a.dead:
 		return AppStatus{}, errAppGone
+	default:
 	}
+	v := a.view.Load()
+	st := v.st
+	st.Instances = slices.Clone(v.st.Instances)
+	for i, in := range v.instances {
+		if s := in.getState(); s == InstStopping || s == InstExited { // set outside the loop
+			st.Instances[i].State = s
+		}
+		if b := v.backends[i]; b != nil {
+			st.Instances[i].Connections = b.Conns()
+		}
+	}
+	return st, nil
 }
 
 func (a *app) idle() bool {
@@ -211,6 +259,12 @@ func (a *app) refresh() {
 		a.state, a.since = s, time.Now()
 	}
 	a.flushEvents()
+	a.view.Store(a.snapshot())
+	for _, r := range a.outbox {
+		r.to <- r.o // buffered: never blocks the loop
+	}
+	clear(a.outbox)
+	a.outbox = a.outbox[:0]
 	if a.idle() {
 		for _, c := range a.stopWaiters {
 			close(c)
@@ -219,19 +273,22 @@ func (a *app) refresh() {
 	}
 }
 
-// snapshot is the app's status.
-func (a *app) snapshot() AppStatus {
-	st := AppStatus{
+// snapshot is the app's status; it runs on the loop.
+func (a *app) snapshot() *statusView {
+	v := &statusView{st: AppStatus{
 		Name: a.name, State: a.state, External: a.front.addr(), Restarts: max(a.adopted-1, 0),
 		Since: a.since, LastError: a.lastErr, Instances: []InstanceStatus{},
-	}
+	}}
 	add := func(in *instance, b *l4proxy.Backend) {
 		is := InstanceStatus{PID: in.pid, Port: in.port, State: in.getState(), StartedAt: in.startedAt}
 		if b != nil {
 			is.Connections = b.Conns()
 		}
-		st.Instances = append(st.Instances, is)
+		v.st.Instances = append(v.st.Instances, is)
+		v.instances = append(v.instances, in)
+		v.backends = append(v.backends, b)
 	}
+	v.metrics = a.metricsSnapshot()
 	if a.serving != nil {
 		add(a.serving.in, a.serving.backend)
 	}
@@ -244,5 +301,5 @@ func (a *app) snapshot() AppStatus {
 	for _, in := range retired {
 		add(in, a.retired[in])
 	}
-	return st
+	return v
 }

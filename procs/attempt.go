@@ -15,24 +15,24 @@ import (
 // Every method runs on appLoop.
 
 // launch starts one try of the current attempt with the current config.
+// A changed address gets a new front, bound here but not served until the
+// new instance is adopted: until then clients keep using the current front
+// and instance (new clients of the new address wait in its accept queue).
 func (a *app) launch() {
 	at := a.attempt
 	if at == nil || at.in != nil {
 		return
 	}
 	cfg := a.cfg
-	if at.front == nil && keyOf(&cfg) != a.front.key {
-		ln, err := listen(&cfg, a.front)
+	if at.front == nil && cfg.ExternalAddr() != a.front.key.addr {
+		ln, err := listen(&cfg)
 		if err != nil {
 			a.giveUp(err) // a bind error does not go away by retrying
 			return
 		}
 		at.front = newFront(&cfg, ln, a.logger)
-		a.traffic.add(at.front)
-		a.wg.Add(1)
-		go serveFront(at.front, a.logger, &a.wg)
 	}
-	in, err := startInstance(a.d, a.alloc(), &cfg)
+	in, err := startInstance(a.d, a.ports, &cfg)
 	if err != nil {
 		a.tryFailed(nil, err)
 		return
@@ -50,16 +50,28 @@ func (a *app) launch() {
 	go watchReady(a, ctx, in)
 }
 
-// onReady handles the readiness result of a starting instance.
-func (a *app) onReady(in *instance, err error) {
+// onReady handles the readiness result of a starting instance. reached is
+// the address the passing probe connected to: new connections dial that IP
+// literal instead of resolving internal_host each time.
+func (a *app) onReady(in *instance, reached string, err error) {
 	at := a.attempt
 	if at == nil || at.in != in {
-		return // dismissed meanwhile; it is being stopped
+		return // dismissed, or its exit was handled first; it is being stopped
+	}
+	if err == nil {
+		select {
+		case <-in.exited: // exited after its probe passed: never adopt a dead instance
+			err = fmt.Errorf("%w (%v)", errExitedEarly, in.exitError())
+		default:
+		}
 	}
 	at.cancel()
 	if err != nil {
 		a.tryFailed(in, fmt.Errorf("pid %d on port %d: %w", in.pid, in.port, err))
 		return
+	}
+	if reached != "" {
+		at.backend = l4proxy.NewBackend(reached)
 	}
 	a.adopt(at)
 }
@@ -117,9 +129,8 @@ func (a *app) finish(o outcome) {
 	at := a.attempt
 	a.attempt = nil
 	a.stopRetry()
-	if at.front != nil {
-		a.wg.Add(1)
-		go retireFront(a, at.front, closedChan)
+	if at.front != nil { // never served (adopt takes a served one): nobody accepted there
+		_ = at.front.ln.Close()
 	}
 	a.answer(at, o, false)
 	if m := a.serving; m != nil && m.unhealthy { // its replacement failed: keep checking it
@@ -128,6 +139,10 @@ func (a *app) finish(o outcome) {
 	}
 	if queued := a.queued; len(queued) > 0 && a.want && !a.terminating {
 		a.queued = nil
+		if a.serving == nil { // a start for callers that came while an older one ran
+			a.failures = 0
+			a.front.proxy.Switch(nil)
+		}
 		a.begin(a.serving != nil, queued)
 	}
 }
@@ -147,7 +162,7 @@ func (a *app) answer(at *attempt, o outcome, onlyFirst bool) {
 			keep = append(keep, w)
 			continue
 		}
-		w.reply <- o
+		a.send(w.reply, o)
 	}
 	at.waiters = keep
 }
@@ -170,12 +185,18 @@ func (a *app) stopRetry() {
 func (a *app) adopt(at *attempt) {
 	m := &member{in: at.in, backend: at.backend, servingSince: time.Now(), stopHealth: func() {}}
 	m.in.setState(InstServing)
-	if at.front != nil { // the address or proxy options changed: move to the new front
+	if at.front != nil { // the address changed: move to the new front
 		at.front.proxy.Switch(m.backend)
+		a.traffic.add(at.front)
+		a.wg.Add(1)
+		go serveFront(at.front, a.logger, &a.wg)
 		old := a.front
 		a.front, at.front = at.front, nil
-		_ = old.ln.Close() // stop accepting there before Refuse, so no client is refused
-		old.proxy.Refuse()
+		_ = old.ln.Close()
+		// Clients the old address accepted but has not routed yet go to the
+		// new instance too (through a backend of its own: a Backend serves
+		// one proxy), rather than being refused.
+		old.proxy.Switch(l4proxy.NewBackend(m.backend.Addr()))
 		until := closedChan
 		if a.serving != nil {
 			until = a.serving.in.exited
@@ -183,6 +204,7 @@ func (a *app) adopt(at *attempt) {
 		a.wg.Add(1)
 		go retireFront(a, old, until)
 	} else {
+		a.front.setLimits(&m.in.cfg) // connect_timeout, max_connections come with the instance
 		a.front.proxy.Switch(m.backend)
 	}
 	prev := a.serving
@@ -205,8 +227,11 @@ func (a *app) adopt(at *attempt) {
 	a.finish(outcome{})
 }
 
-// watchHealth starts health checks of the serving member, if it has any.
+// watchHealth starts health checks of the serving member, if it has any,
+// ending those it had before.
 func (a *app) watchHealth(m *member) {
+	m.stopHealth()
+	m.stopHealth = func() {}
 	if m.in.cfg.Healthcheck == "" || m.in.cfg.HealthcheckInterval <= 0 {
 		return
 	}
@@ -248,8 +273,15 @@ func (a *app) onExit(in *instance) {
 	}
 	if a.serving != nil && a.serving.in == in {
 		a.crashed()
+		return
 	}
-	// A starting instance's exit is reported by watchReady.
+	if at := a.attempt; at != nil && at.in == in {
+		// Exited before it was adopted. watchReady reports this too, but its
+		// report may come second, or say "ready" for a probe that passed just
+		// before the exit: the exit decides.
+		at.cancel()
+		a.tryFailed(in, fmt.Errorf("pid %d on port %d: %w (%v)", in.pid, in.port, errExitedEarly, in.exitError()))
+	}
 }
 
 // crashed handles the exit of the serving instance: new clients wait

@@ -39,6 +39,7 @@ const (
 	envChildPIDFile  = "TEST_CHILD_PID_FILE" // spawn a modeSleeper child, write its pid here
 	envSpewBytes     = "TEST_SPEW_BYTES"     // write this many bytes of numbered lines first
 	envHangFile      = "TEST_HANG_FILE"      // never listen if this file exists
+	envGateFile      = "TEST_GATE_FILE"      // listen only once this file exists
 )
 
 // lumberjackMill is lumberjack's per-Logger goroutine that never exits (see logFiles).
@@ -86,6 +87,9 @@ func runHTTPChild() int {
 		if _, err := os.Stat(f); err == nil {
 			time.Sleep(time.Hour)
 		}
+	}
+	if f := os.Getenv(envGateFile); f != "" {
+		waitForFile(f)
 	}
 	if os.Getenv(envIgnoreTerm) == "1" {
 		signal.Ignore(syscall.SIGTERM)
@@ -140,6 +144,16 @@ func childHealth(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fmt.Fprintln(w, "ok")
+}
+
+// waitForFile polls for path; the test that runs the child creates it.
+func waitForFile(path string) {
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func spawnSleeper(pidFile string) error {

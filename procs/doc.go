@@ -23,6 +23,15 @@
 // instance), serveFront and closeFront (a listener). The loop tracks them in
 // a WaitGroup and ends only after they have.
 //
+// After every step the loop stores a status snapshot (app.view) and only
+// then sends the replies of that step, so Status never waits for a busy
+// loop and a caller that was answered sees the effect in Status.
+//
+// Stop drains the serving instance before its stop_signal; terminate
+// (shutdown, or removal by an update) does not: nothing takes over its
+// clients, so every instance gets stop_signal at once and the app closes
+// its idle keep-alive connections itself.
+//
 // The Supervisor holds the apps by name under a mutex; Start, Update and
 // Shutdown are serialized, everything else runs concurrently.
 //
@@ -40,5 +49,10 @@
 // when the forking thread exits. When an instance's main process exits, the
 // rest of its process group is SIGKILLed before it is reaped, so nothing it
 // spawned survives it. stdout and stderr go through per-stream line buffers
-// into lumberjack files shared per path, so lines never interleave.
+// into lumberjack files shared per path, so lines never interleave. Each
+// file has a bounded queue written by its own goroutine, so a hung disk
+// blocks neither the app nor its stop (see logFile).
+//
+// Internal ports come from a portPool, which keeps ports held by instances
+// of an older port_range off-limits after the range changes.
 package procs

@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -246,7 +247,12 @@ func TestTrafficSurvivesANewFront(t *testing.T) {
 		}
 	}
 	changed := app
-	changed.ConnectTimeout = 4 * time.Second // a new front on the same socket
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed.ExternalPort = ln.Addr().(*net.TCPAddr).Port // a new front
+	ln.Close()
 	if _, err := s.Update(context.Background(), testConfig(changed)); err != nil {
 		t.Fatal(err)
 	}

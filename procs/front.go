@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -19,12 +18,12 @@ import (
 const frontCloseGrace = 5 * time.Second
 
 // A front is an app's external side: its listener and the proxy serving it.
-// Options of a running l4proxy.Proxy cannot change, so a config change of
-// the address, connect_timeout or max_connections gets a new front (on the
-// same listening socket, duplicated, if the address did not change). The
-// app's loop owns its fronts; the proxy itself is safe for concurrent use.
+// A changed address gets a new front; a changed connect_timeout or
+// max_connections is set on the running proxy (l4proxy.Proxy.SetLimits).
+// The app's loop owns its fronts and their keys; the proxy itself is safe
+// for concurrent use.
 type front struct {
-	key    frontKey
+	key    frontKey     // as of the last config applied
 	ln     net.Listener // owned here: closing it ends Serve without touching open connections
 	proxy  *l4proxy.Proxy
 	served chan struct{} // closed when Serve has returned
@@ -41,16 +40,17 @@ func keyOf(cfg *config.App) frontKey {
 	return frontKey{addr: cfg.ExternalAddr(), connectTimeout: cfg.ConnectTimeout, maxConns: cfg.MaxConnections}
 }
 
-// listen binds cfg's external address, or duplicates reuse when that is
-// already bound to the same address.
-func listen(cfg *config.App, reuse *front) (net.Listener, error) {
-	if reuse != nil && reuse.key.addr == cfg.ExternalAddr() {
-		ln, err := dupListener(reuse.ln)
-		if err != nil {
-			return nil, fmt.Errorf("listen %s on %s: %w", cfg.Name, cfg.ExternalAddr(), err)
-		}
-		return ln, nil
+// setLimits applies cfg's connect_timeout and max_connections to the
+// running proxy; the address must be the front's.
+func (f *front) setLimits(cfg *config.App) {
+	if k := keyOf(cfg); k != f.key {
+		f.proxy.SetLimits(cfg.ConnectTimeout, cfg.MaxConnections)
+		f.key = k
 	}
+}
+
+// listen binds cfg's external address.
+func listen(cfg *config.App) (net.Listener, error) {
 	// l4proxy's listener carries the proxy's client keepalive on the listening
 	// socket, which accepted connections inherit: Go's net.Listen would set it
 	// again with four setsockopt calls per accepted connection. The throwaway
@@ -60,23 +60,6 @@ func listen(cfg *config.App, reuse *front) (net.Listener, error) {
 		return nil, fmt.Errorf("listen %s on %s: %w", cfg.Name, cfg.ExternalAddr(), err)
 	}
 	return ln, nil
-}
-
-// dupListener returns a second listener on ln's socket. The socket keeps its
-// keepalive setting, but Go's listener from a file sets it again on every
-// accepted connection (harmless, four system calls; only after a config
-// change that kept the address).
-func dupListener(ln net.Listener) (net.Listener, error) {
-	fl, ok := ln.(interface{ File() (*os.File, error) })
-	if !ok {
-		return nil, errors.New("cannot share a non-TCP listener")
-	}
-	f, err := fl.File()
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return net.FileListener(f)
 }
 
 // newFront makes a front for cfg on ln that is not serving yet; its

@@ -3,7 +3,6 @@ package procs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os/exec"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gracevisor/gracevisor/config"
-	"github.com/gracevisor/gracevisor/ports"
 )
 
 var (
@@ -47,7 +45,7 @@ type instance struct {
 	cmd      *exec.Cmd
 	stdout   *lineWriter
 	stderr   *lineWriter
-	alloc    *ports.Allocator
+	ports    *portPool
 	logFiles *logFiles
 
 	mu    sync.Mutex
@@ -60,22 +58,22 @@ type instance struct {
 
 // startInstance acquires a port and starts cfg's command on it. The
 // instance is STARTING; a goroutine reaps it when it exits.
-func startInstance(d *deps, alloc *ports.Allocator, cfg *config.App) (*instance, error) {
-	port, err := alloc.Acquire(cfg.InternalHost)
+func startInstance(d *deps, pool *portPool, cfg *config.App) (*instance, error) {
+	port, err := pool.acquire(cfg.InternalHost)
 	if err != nil {
-		return nil, fmt.Errorf("acquire port: %w", err)
+		return nil, err
 	}
 	cmd, err := buildCommand(cfg, port)
 	if err != nil {
-		alloc.Release(port)
+		pool.release(port)
 		return nil, err
 	}
 	in := &instance{
-		cfg: *cfg, port: port, cmd: cmd, alloc: alloc, logFiles: d.logs,
+		cfg: *cfg, port: port, cmd: cmd, ports: pool, logFiles: d.logs,
 		state:  InstStarting,
 		exited: make(chan struct{}),
-		stdout: &lineWriter{file: d.logs.open(cfg.Stdout), logger: d.logger},
-		stderr: &lineWriter{file: d.logs.open(cfg.Stderr), logger: d.logger},
+		stdout: &lineWriter{file: d.logs.open(cfg.Stdout)},
+		stderr: &lineWriter{file: d.logs.open(cfg.Stderr)},
 	}
 	cmd.Stdout, cmd.Stderr = in.stdout, in.stderr
 	cmd.WaitDelay = pipeWaitDelay
@@ -103,6 +101,11 @@ func waitInstance(in *instance) {
 	err := in.cmd.Wait()
 	in.stdout.flush()
 	in.stderr.flush()
+	// Its last lines are in the files when the exit is reported, unless
+	// the disk is stuck: that may delay the exit by logStuckAfter at most.
+	deadline := time.Now().Add(logStuckAfter)
+	in.stdout.waitWritten(deadline)
+	in.stderr.waitWritten(deadline)
 	in.releaseResources()
 
 	in.mu.Lock()
@@ -126,7 +129,7 @@ func waitExitNoReap(pid int) {
 func (in *instance) releaseResources() {
 	in.logFiles.release(in.stdout.file)
 	in.logFiles.release(in.stderr.file)
-	in.alloc.Release(in.port)
+	in.ports.release(in.port)
 }
 
 // signal sends sig to the instance's process group unless it has exited.

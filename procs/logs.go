@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"sync"
+	"time"
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
@@ -29,18 +30,6 @@ type logFiles struct {
 	files map[string]*logFile
 }
 
-// logFile is one shared writer. Its lumberjack.Logger writes each call
-// atomically; callers pass only whole lines.
-type logFile struct {
-	path string
-	rot  config.Rotation
-	lj   *lumberjack.Logger
-	refs int // guarded by logFiles.mu
-
-	mu     sync.Mutex
-	failed bool // a write error was logged; cleared by the next success
-}
-
 func newLogFiles(logger *slog.Logger) *logFiles {
 	return &logFiles{logger: logger, files: make(map[string]*logFile)}
 }
@@ -51,40 +40,27 @@ func (l *logFiles) open(f config.LogFile) *logFile {
 	defer l.mu.Unlock()
 	lf := l.files[f.Path]
 	if lf == nil || (lf.refs == 0 && lf.rot != f.Rotation) {
-		lf = &logFile{path: f.Path, rot: f.Rotation, lj: &lumberjack.Logger{
+		lf = newLogFile(f, l.logger, &lumberjack.Logger{
 			Filename:   f.Path,
 			MaxSize:    f.MaxSizeMB,
 			MaxBackups: f.MaxBackups,
 			MaxAge:     f.MaxAgeDays,
-		}}
+		})
 		l.files[f.Path] = lf
 	}
 	lf.refs++
 	return lf
 }
 
-// release drops one reference; the last one closes the file.
+// release drops one reference; after the last one the file is closed once
+// its queued lines are written. It never waits for the disk.
 func (l *logFiles) release(lf *logFile) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lf.refs--
 	if lf.refs == 0 {
-		if err := lf.lj.Close(); err != nil {
-			l.logger.Error("close log file", "path", lf.path, "err", err)
-		}
+		lf.closeWhenWritten()
 	}
-}
-
-// write appends whole lines. A failing disk must not stop the app, so errors
-// are logged once (until a write succeeds again) and the lines are dropped.
-func (lf *logFile) write(lines []byte, logger *slog.Logger) {
-	_, err := lf.lj.Write(lines)
-	lf.mu.Lock()
-	defer lf.mu.Unlock()
-	if err != nil && !lf.failed {
-		logger.Error("write app log; dropping output until it works again", "path", lf.path, "err", err)
-	}
-	lf.failed = err != nil
 }
 
 // lineWriter is one stream (stdout or stderr) of one instance. It passes
@@ -92,16 +68,17 @@ func (lf *logFile) write(lines []byte, logger *slog.Logger) {
 // streams never interleave. Not safe for concurrent use: os/exec's copy
 // goroutine is its only writer, and flush runs after that goroutine is done.
 type lineWriter struct {
-	file   *logFile
-	logger *slog.Logger
-	buf    []byte
+	file *logFile
+	buf  []byte
+	last uint64 // sequence number of the last write queued
 }
 
-// Write never fails, so the child is never blocked or broken by its log.
+// Write never fails, so the child is never broken by its log, and it waits
+// for the disk only boundedly (see logFile).
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, p...)
 	if i := bytes.LastIndexByte(w.buf, '\n'); i >= 0 {
-		w.file.write(w.buf[:i+1], w.logger)
+		w.queue(bytes.Clone(w.buf[:i+1]))
 		w.buf = append(w.buf[:0], w.buf[i+1:]...)
 	}
 	for len(w.buf) >= maxLineBytes {
@@ -122,5 +99,19 @@ func (w *lineWriter) flush() {
 
 func (w *lineWriter) emit(partial []byte) {
 	line := make([]byte, 0, len(partial)+1)
-	w.file.write(append(append(line, partial...), '\n'), w.logger)
+	w.queue(append(append(line, partial...), '\n'))
+}
+
+func (w *lineWriter) queue(lines []byte) {
+	if seq := w.file.write(lines); seq != 0 {
+		w.last = seq
+	}
+}
+
+// waitWritten waits until the lines queued so far are written (or dropped),
+// at most until deadline.
+func (w *lineWriter) waitWritten(deadline time.Time) {
+	if w.last != 0 {
+		w.file.waitWritten(w.last, deadline)
+	}
 }

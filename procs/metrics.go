@@ -93,23 +93,24 @@ func (s *Supervisor) Metrics(names ...string) ([]AppMetrics, error) {
 	return out, nil
 }
 
-// metrics asks the loop for the app's snapshot.
+// metrics is the app's counters as of the loop's last step (see app.view)
+// with live status and traffic. Safe to call from any goroutine.
 func (a *app) metrics() (AppMetrics, error) {
-	reply := make(chan AppMetrics, 1)
-	select {
-	case a.inbox <- func() { reply <- a.metricsSnapshot() }:
-		return <-reply, nil
-	case <-a.dead:
-		return AppMetrics{}, errAppGone
+	st, err := a.status()
+	if err != nil {
+		return AppMetrics{}, err
 	}
+	m := a.view.Load().metrics
+	m.Status = st
+	m.Traffic = a.traffic.total()
+	m.HealthcheckFailures = a.counters.healthFailures.Load()
+	return m, nil
 }
 
-// metricsSnapshot runs on appLoop.
+// metricsSnapshot is the loop-owned counters; it runs on appLoop.
 func (a *app) metricsSnapshot() AppMetrics {
 	c := &a.counters
 	return AppMetrics{
-		Status:              a.snapshot(),
-		Traffic:             a.traffic.total(),
 		Crashes:             c.crashes,
 		Restarts:            c.restarts,
 		ReloadsOK:           c.reloadsOK,

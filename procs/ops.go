@@ -15,9 +15,9 @@ import (
 func (a *app) doStart(w waiter) {
 	switch {
 	case a.terminating:
-		w.reply <- outcome{err: fmt.Errorf("start %s: %w", a.name, ErrStopped)}
+		a.send(w.reply, outcome{err: fmt.Errorf("start %s: %w", a.name, ErrStopped)})
 	case a.serving != nil:
-		w.reply <- outcome{res: a.result(a.serving, time.Time{})}
+		a.send(w.reply, outcome{res: a.result(a.serving, time.Time{})})
 	case a.attempt != nil:
 		a.attempt.waiters = append(a.attempt.waiters, w)
 		if a.attempt.in == nil {
@@ -26,19 +26,27 @@ func (a *app) doStart(w waiter) {
 		}
 	default:
 		a.want, a.failures = true, 0
+		// A stopped or FATAL app's listener refuses clients; from now on
+		// they wait (connect_timeout) for the instance being started.
+		a.front.proxy.Switch(nil)
 		a.begin(false, []waiter{w})
 	}
 }
 
 // doReload brings up a new instance and retires the serving one. Reloads
 // asked for while one is in flight wait for one fresh reload after it, so
-// every caller gets an instance started after its request.
+// every caller gets an instance started after its request (and with the
+// config of its time: an instance already starting may run an older one).
+// An app with nothing serving and nothing starting is started; one waiting
+// to retry retries now, with the current config.
 func (a *app) doReload(w waiter) {
 	switch {
-	case a.terminating || a.serving == nil:
+	case a.terminating:
 		a.doStart(w)
-	case a.attempt != nil:
+	case a.attempt != nil && (a.serving != nil || a.attempt.in != nil):
 		a.queued = append(a.queued, w)
+	case a.serving == nil:
+		a.doStart(w)
 	default:
 		a.begin(true, []waiter{w})
 	}
@@ -49,7 +57,7 @@ func (a *app) doReload(w waiter) {
 func (a *app) doUpdate(cfg config.App, w waiter) {
 	a.cfg = cfg
 	if !a.want || a.terminating {
-		w.reply <- outcome{}
+		a.send(w.reply, outcome{})
 		return
 	}
 	a.doReload(w)
@@ -70,7 +78,7 @@ func (a *app) doStop(done chan struct{}) {
 		a.finish(stopped)
 	}
 	for _, w := range a.queued {
-		w.reply <- stopped
+		a.send(w.reply, stopped)
 	}
 	a.queued = nil
 	a.front.proxy.Refuse()
@@ -82,7 +90,12 @@ func (a *app) doStop(done chan struct{}) {
 }
 
 // doTerminate stops the app and ends its loop once no instance is left.
+// Unlike doStop it does not wait for connections to drain: every instance
+// gets stop_signal at once (see hurry).
 func (a *app) doTerminate(done chan struct{}) {
+	if !a.terminating {
+		close(a.hurry)
+	}
 	a.terminating = true
 	_ = a.front.ln.Close() // stop accepting first
 	a.doStop(done)

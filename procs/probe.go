@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"time"
@@ -53,35 +54,45 @@ func newProber(host string, port int, path string, timeout time.Duration) *probe
 
 // probe runs one check bounded by the probe timeout and ctx.
 func (p *prober) probe(ctx context.Context) error {
+	_, err := p.probeAddr(ctx)
+	return err
+}
+
+// probeAddr runs one check and returns the address (an IP literal and
+// port) its connection reached.
+func (p *prober) probeAddr(ctx context.Context) (reached string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	if p.url == "" {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", p.addr)
 		if err != nil {
-			return err
+			return "", err
 		}
-		return c.Close()
+		reached = c.RemoteAddr().String()
+		return reached, c.Close()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { reached = ci.Conn.RemoteAddr().String() }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, p.url, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return err
+		return "", err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %w", p.url, resp.Status, errNotHealthy)
+		return "", fmt.Errorf("GET %s: %s: %w", p.url, resp.Status, errNotHealthy)
 	}
-	return nil
+	return reached, nil
 }
 
-// waitReady probes every readyPollInterval until a probe passes (nil), the
-// process exits, startTimeout passes (0 = no limit) or ctx ends.
-func (p *prober) waitReady(ctx context.Context, exited <-chan struct{}, startTimeout time.Duration) error {
+// waitReady probes every readyPollInterval until a probe passes (nil, and
+// the address it reached), the process exits, startTimeout passes (0 = no
+// limit) or ctx ends.
+func (p *prober) waitReady(ctx context.Context, exited <-chan struct{}, startTimeout time.Duration) (string, error) {
 	parent := ctx
 	if startTimeout > 0 {
 		var cancel context.CancelFunc
@@ -91,19 +102,19 @@ func (p *prober) waitReady(ctx context.Context, exited <-chan struct{}, startTim
 	tick := time.NewTicker(readyPollInterval)
 	defer tick.Stop()
 	for {
-		last := p.probe(ctx)
+		reached, last := p.probeAddr(ctx)
 		if last == nil {
-			return nil
+			return reached, nil
 		}
 		select {
 		case <-tick.C:
 		case <-exited:
-			return errExitedEarly
+			return "", errExitedEarly
 		case <-ctx.Done():
 			if err := parent.Err(); err != nil {
-				return err
+				return "", err
 			}
-			return fmt.Errorf("%w (%s; last probe: %v)", errStartTimeout, startTimeout, last)
+			return "", fmt.Errorf("%w (%s; last probe: %v)", errStartTimeout, startTimeout, last)
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/gracevisor/gracevisor/config"
-	"github.com/gracevisor/gracevisor/ports"
 )
 
 // Supervisor runs every app of a config: its instances and its external
@@ -19,12 +18,12 @@ type Supervisor struct {
 	logger *slog.Logger
 	timing timing
 	d      *deps
+	ports  *portPool
 
 	opMu sync.Mutex // serializes Start, Update and Shutdown
 
 	mu      sync.Mutex // guards the fields below
 	cfg     *config.Config
-	alloc   *ports.Allocator
 	apps    map[string]*app
 	started bool
 	shut    bool
@@ -37,16 +36,9 @@ func New(cfg *config.Config, logger *slog.Logger) *Supervisor {
 		timing: defaultTiming,
 		d:      &deps{logs: newLogFiles(logger), logger: logger},
 		cfg:    cfg,
-		alloc:  ports.New(cfg.PortRange.From, cfg.PortRange.To),
+		ports:  newPortPool(cfg.PortRange.From, cfg.PortRange.To),
 		apps:   make(map[string]*app),
 	}
-}
-
-// allocator is the current port allocator (Update may replace it).
-func (s *Supervisor) allocator() *ports.Allocator {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.alloc
 }
 
 // Start binds every app's external listener (if any bind fails it closes
@@ -70,7 +62,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 
 	fronts := make([]*front, 0, len(cfgs))
 	for i := range cfgs {
-		ln, err := listen(&cfgs[i], nil)
+		ln, err := listen(&cfgs[i])
 		if err != nil {
 			for _, f := range fronts {
 				f.ln.Close()
@@ -230,7 +222,7 @@ func (s *Supervisor) StopApp(ctx context.Context, name string) error {
 		return err
 	}
 	done := make(chan struct{})
-	_, err = a.request(ctx, func(r chan<- outcome) { a.doStop(done); r <- outcome{} })
+	_, err = a.request(ctx, func(r chan<- outcome) { a.doStop(done); a.send(r, outcome{}) })
 	if err != nil {
 		return firstErr(name, err, nil)
 	}

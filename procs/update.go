@@ -7,15 +7,14 @@ import (
 	"slices"
 
 	"github.com/gracevisor/gracevisor/config"
-	"github.com/gracevisor/gracevisor/ports"
 )
 
 // Update applies a new config (config.Diff decides what changed): removed
 // apps are stopped gracefully and dropped, changed apps reload hitlessly
-// into their new config (a new instance with the new App config, and a new
-// listener if external address, connect_timeout or max_connections
-// changed; a stopped app just keeps the config for its next start; a FATAL
-// one is started), added apps are bound and started like Start does.
+// into their new config (a new instance with the new App config, a new
+// listener if the external address changed, and connect_timeout and
+// max_connections once the new instance serves; a stopped app just keeps
+// the config for its next start; a FATAL one is started), added apps are bound and started like Start does.
 // Untouched apps keep their instance. A changed port_range applies to
 // instances started from now on.
 //
@@ -36,7 +35,7 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 		return ch, nil
 	}
 	if old.PortRange != cfg.PortRange {
-		s.alloc = ports.New(cfg.PortRange.From, cfg.PortRange.To)
+		s.ports.setRange(cfg.PortRange.From, cfg.PortRange.To)
 	}
 	var gone []*app
 	for _, name := range ch.Removed {
@@ -45,7 +44,9 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 	}
 	s.mu.Unlock()
 
-	s.terminate(ctx, gone)
+	// A shutdown that cancels ctx meanwhile must not turn the graceful stop
+	// of removed apps into an immediate SIGKILL.
+	s.terminate(context.WithoutCancel(ctx), gone)
 	errs := s.reloadChanged(ctx, cfg, ch.Changed)
 	failed, err := s.addApps(ctx, cfg, ch.Added)
 	errs = append(errs, err)
@@ -95,7 +96,7 @@ func (s *Supervisor) addApps(ctx context.Context, cfg *config.Config, names []st
 	var apps []*app
 	for _, name := range names {
 		c := *cfg.App(name)
-		ln, err := listen(&c, nil)
+		ln, err := listen(&c)
 		if err != nil {
 			errs = append(errs, err)
 			failed = append(failed, name)

@@ -24,11 +24,11 @@ func watchExit(a *app, in *instance) {
 func watchReady(a *app, ctx context.Context, in *instance) {
 	defer a.wg.Done()
 	p := newProber(in.cfg.InternalHost, in.port, in.cfg.Healthcheck, in.cfg.HealthcheckTimeout)
-	err := p.waitReady(ctx, in.exited, in.cfg.StartTimeout)
+	reached, err := p.waitReady(ctx, in.exited, in.cfg.StartTimeout)
 	if errors.Is(err, errExitedEarly) {
 		err = fmt.Errorf("%w (%v)", err, in.exitError()) // exited is closed: exitErr is set
 	}
-	a.post(func() { a.onReady(in, err) })
+	a.post(func() { a.onReady(in, reached, err) })
 }
 
 // watchHealth probes the serving instance every healthcheck_interval and
@@ -60,7 +60,8 @@ func watchHealth(a *app, ctx context.Context, in *instance) {
 }
 
 // drainAndStop waits until the retired instance has no connection left
-// (or drain_timeout passes, 0 = no limit), then stops it.
+// (or drain_timeout passes, 0 = no limit, or the app is terminated), then
+// stops it.
 func drainAndStop(a *app, in *instance, b *l4proxy.Backend) {
 	defer a.wg.Done()
 	var timeout <-chan time.Time
@@ -75,6 +76,7 @@ func drainAndStop(a *app, in *instance, b *l4proxy.Backend) {
 		a.logger.Warn("drain_timeout passed; stopping the old instance with open connections",
 			"pid", in.pid, "connections", b.Conns())
 	case <-in.exited:
+	case <-a.hurry:
 	case <-a.abort.Done():
 	}
 	in.stop(a.abort, in.cfg.StopSignal, in.cfg.StopTimeout)

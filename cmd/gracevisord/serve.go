@@ -103,26 +103,51 @@ func serve(dir string, cfg *config.Config, log *slog.Logger, sec *apiSecurity) e
 var errStartInterrupted = errors.New("interrupted by a signal")
 
 // start starts the supervisor; a SIGTERM/SIGINT during start-up cancels it.
+// Signals are read from r.sigs only, so the one that interrupts start-up is
+// consumed here exactly once and never taken later for a second, forcing
+// one. Signals that must still count afterwards (a SIGHUP, a really second
+// SIGTERM) are queued again for the loop or stopApps.
 func (r *runner) start(base context.Context) error {
-	ctx, stop := signal.NotifyContext(base, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	err := r.sup.Start(ctx)
-	if err != nil && ctx.Err() != nil && base.Err() == nil {
-		r.log.Info("start-up interrupted by a signal; stopping apps")
-		r.drainSignals()
-		return fmt.Errorf("%w: %w", errStartInterrupted, err)
-	}
-	return err
-}
-
-// drainSignals drops signals already queued, so the one that interrupted
-// start-up is not taken for a second, forcing one.
-func (r *runner) drainSignals() {
+	ctx, cancel := context.WithCancel(base)
+	defer cancel()
+	done := make(chan error, 1)
+	go startSupervisor(ctx, r.sup, done)
+	var interrupted bool
+	var later []os.Signal
 	for {
 		select {
-		case <-r.sigs:
+		case err := <-done:
+			r.requeue(later)
+			switch {
+			case !interrupted:
+				return err
+			case err != nil:
+				return fmt.Errorf("%w: %w", errStartInterrupted, err)
+			}
+			return errStartInterrupted // every app was ready just as the signal came
+		case sig := <-r.sigs:
+			if sig == syscall.SIGHUP || interrupted {
+				later = append(later, sig)
+				continue
+			}
+			r.log.Info("start-up interrupted by a signal; stopping apps", "signal", sig.String())
+			interrupted = true
+			cancel()
+		}
+	}
+}
+
+func startSupervisor(ctx context.Context, sup *procs.Supervisor, done chan<- error) {
+	done <- sup.Start(ctx)
+}
+
+// requeue puts signals back for whoever reads r.sigs next (buffered; a
+// signal that does not fit is dropped, as the signal package would).
+func (r *runner) requeue(sigs []os.Signal) {
+	for _, sig := range sigs {
+		select {
+		case r.sigs <- sig:
 		default:
-			return
 		}
 	}
 }
