@@ -121,7 +121,10 @@ func serveChild(ln net.Listener) int {
 	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) { os.Exit(1) })
 	srv := &http.Server{Handler: mux}
 	term := make(chan os.Signal, 1)
-	signal.Notify(term, syscall.SIGTERM)
+	// Notify would undo signal.Ignore: an app that ignores SIGTERM must stay deaf to it.
+	if os.Getenv(envIgnoreTerm) != "1" {
+		signal.Notify(term, syscall.SIGTERM)
+	}
 	go func() {
 		<-term
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -32,9 +32,10 @@ func testApp(t *testing.T, name, mode string, env ...string) config.App {
 	dir := t.TempDir()
 	rot := config.Rotation{MaxSizeMB: 10}
 	return config.App{
-		Name:                name,
-		Command:             "'" + testBinary(t) + "' --port={port}",
-		Environment:         append([]string{testModeEnv + "=" + mode}, env...),
+		Name:    name,
+		Command: "'" + testBinary(t) + "' --port={port}",
+		// A -race child otherwise sleeps 1 s at exit, which every stop waits for.
+		Environment:         append([]string{testModeEnv + "=" + mode, "GORACE=atexit_sleep_ms=0"}, env...),
 		Directory:           dir,
 		Healthcheck:         "/health",
 		InternalHost:        "127.0.0.1",
