@@ -17,7 +17,7 @@ func (p *Proxy) Listen(ctx context.Context, addr string) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1, Control: p.setListenerKeepAlive}
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		return nil, err // a *net.OpError: it names the address already
 	}
 	return keepAliveListener{ln.(*net.TCPListener)}, nil
 }

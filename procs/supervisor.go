@@ -171,6 +171,14 @@ func (s *Supervisor) lookup(name string) (*app, error) {
 	return nil, fmt.Errorf("%w: %s", ErrUnknownApp, name)
 }
 
+// appNamed returns the app called name (nil if none) and whether the
+// supervisor is shutting down, for status reads that must not fail then.
+func (s *Supervisor) appNamed(name string) (a *app, shut bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.apps[name], s.shut
+}
+
 // Status returns a snapshot of the named apps, or of all, in config order.
 // An unknown name is an error wrapping ErrUnknownApp. Before Start every
 // app is reported STOPPED.
@@ -190,8 +198,13 @@ func (s *Supervisor) Status(names ...string) ([]AppStatus, error) {
 			continue
 		}
 		st := AppStatus{Name: c.Name, State: AppStopped, External: c.ExternalAddr(), Instances: []InstanceStatus{}}
-		if a, err := s.lookup(c.Name); err == nil && started {
-			if st, err = a.status(); err != nil {
+		// Not lookup: while a shutdown stops the apps, status still shows them.
+		if a, shut := s.appNamed(c.Name); a != nil && started {
+			got, err := a.status()
+			switch {
+			case err == nil:
+				st = got
+			case !shut:
 				continue // removed meanwhile
 			}
 		}

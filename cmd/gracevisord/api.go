@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -84,6 +85,10 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 // writeOpError reports an error from the daemon or supervisor with the status
 // code that fits it, and logs it: this is where such errors are finally handled.
 func (a *api) writeOpError(w http.ResponseWriter, r *http.Request, err error) {
+	if a.base.Err() != nil && !errors.Is(err, errShuttingDown) && errors.Is(err, context.Canceled) {
+		// The operation was cut short by the daemon's shutdown: say that, not "context canceled".
+		err = fmt.Errorf("%w: %s was interrupted", errShuttingDown, r.URL.Path)
+	}
 	code := errorStatus(err)
 	body := apiError{Error: err.Error()}
 	if errors.Is(err, errInvalidConfig) {

@@ -68,7 +68,7 @@ func (d *daemon) update(ctx context.Context) (procs.Changes, error) {
 // warnRestartOnly logs settings that update cannot apply to a running daemon.
 func (d *daemon) warnRestartOnly(old, cfg *config.Config) {
 	if old.RPC != cfg.RPC {
-		d.log.Warn("rpc address changed; restart gracevisord to apply", "running", old.RPC.Addr(), "configured", cfg.RPC.Addr())
+		d.log.Warn("rpc settings changed (address, socket or token); restart gracevisord to apply", "running", old.RPC.Addr(), "configured", cfg.RPC.Addr())
 	}
 	if old.Log != cfg.Log {
 		d.log.Warn("daemon logger settings changed; restart gracevisord to apply", "running", old.Log.Path, "configured", cfg.Log.Path)
