@@ -62,6 +62,11 @@ func (v *validator) command(a *rawApp) {
 	case !hasPortPlaceholder(a):
 		v.probs.add(c.pos, "{port} appears in neither command nor environment; "+
 			"the app must listen on the internal port gracevisord gives it")
+	default:
+		// Split now, as procs will at every start, so a bad command fails the config check.
+		if _, err := SplitCommand(strings.ReplaceAll(c.V, "{port}", "1")); err != nil {
+			v.probs.add(c.pos, "%v", err)
+		}
 	}
 }
 

@@ -266,6 +266,7 @@ func TestSplitCommand(t *testing.T) {
 		// failures
 		{line: ``, err: "empty"},
 		{line: `app $HOME`, err: "$HOME: no shell runs the command"},
+		{line: `app <(echo)`, err: "process substitution: no shell runs the command"},
 		{line: `app "unterminated`, err: "parse command"},
 	} {
 		got, err := splitCommand(tc.line)

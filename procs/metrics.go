@@ -83,7 +83,7 @@ func (s *Supervisor) Metrics(names ...string) ([]AppMetrics, error) {
 	out := make([]AppMetrics, 0, len(sts))
 	for _, st := range sts {
 		m := AppMetrics{Status: st, ReloadSeconds: newHistogram(ReloadBuckets)}
-		if a, err := s.lookup(st.Name); err == nil {
+		if a, _ := s.appNamed(st.Name); a != nil { // as Status: still there during a shutdown
 			if got, err := a.metrics(); err == nil {
 				m = got
 			}

@@ -52,7 +52,7 @@ func resolveEndpoint(rpcFlag, confDir string, confExplicit bool) (endpoint, erro
 	rpc, cfgErr := rpcSettings(confDir, confExplicit)
 	if rpcFlag != "" {
 		ep, err := parseRPCFlag(rpcFlag)
-		if err == nil && cfgErr == nil {
+		if err == nil && cfgErr == nil && sameDaemon(ep, rpc) {
 			ep.tokenFile = rpc.TokenFile
 		}
 		return ep, err
@@ -61,6 +61,19 @@ func resolveEndpoint(rpcFlag, confDir string, confExplicit bool) (endpoint, erro
 		return endpoint{}, cfgErr
 	}
 	return endpointFor(rpc), nil
+}
+
+// sameDaemon reports whether the config's token may be sent to ep: the
+// token is plain text over HTTP, so it goes only to the configured address,
+// a unix socket, or a loopback host — never to another machine named by --rpc
+// (use --token-file for that).
+func sameDaemon(ep endpoint, rpc config.RPC) bool {
+	if ep.network == "unix" || ep.addr == rpc.Addr() {
+		return true
+	}
+	host, _, _ := net.SplitHostPort(ep.addr)
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 func parseRPCFlag(s string) (endpoint, error) {

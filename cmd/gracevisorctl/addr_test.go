@@ -53,6 +53,8 @@ func TestResolveEndpoint(t *testing.T) {
 		{"rpc flag unix, empty", "unix:", missing, true, endpoint{}, exitUsage},
 		// --rpc still takes the token file from the config.
 		{"rpc flag with config token", "127.0.0.1:1", socketAndTCP, true, endpoint{"tcp", "127.0.0.1:1", token}, 0},
+		// ... but never sends it in clear to another machine.
+		{"rpc flag to another host, no config token", "10.0.0.1:9125", socketAndTCP, true, endpoint{"tcp", "10.0.0.1:9125", ""}, 0},
 		// The config's rpc section.
 		{"valid config", "", valid, true, endpoint{"tcp", "127.0.0.1:9123", ""}, 0},
 		{"socket we may use", "", socketAndTCP, true, endpoint{"unix", sock, token}, 0},
