@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,6 +69,12 @@ func TestInitScript(t *testing.T) {
 	}
 	if code, out := initd("start"); code != 0 || !strings.Contains(out, "gracevisord started (pid ") {
 		t.Fatalf("start: %d %q", code, out)
+	}
+	// A second start through another pid file must not take the running
+	// daemon's answer for its own.
+	other := append(slices.Clone(env), "PIDFILE="+filepath.Join(run1, "other.pid"))
+	if code, out := run(t, other, "sh", script, "start"); code != 1 || !strings.Contains(out, "another gracevisord already answers") {
+		t.Errorf("start beside a running daemon: %d %q, want 1 and why", code, out)
 	}
 	b, _ := os.ReadFile(pidFile)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
