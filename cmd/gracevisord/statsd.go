@@ -42,7 +42,7 @@ func runStatsd(ctx context.Context, p *statsdPusher, done chan<- struct{}) {
 		wait := statsdIdleCheck
 		if c := p.cfg(); c.Enabled() {
 			wait = c.Interval
-			if err := p.push(c); err != nil {
+			if err := p.push(ctx, c); err != nil {
 				p.log.Warn("statsd push failed", "address", c.Address, "err", err)
 			}
 		} else {
@@ -58,15 +58,20 @@ func runStatsd(ctx context.Context, p *statsdPusher, done chan<- struct{}) {
 	}
 }
 
+// statsdDialTimeout bounds resolving the statsd address.
+const statsdDialTimeout = 2 * time.Second
+
 // push sends one round of figures.
-func (p *statsdPusher) push(c config.Statsd) error {
+func (p *statsdPusher) push(ctx context.Context, c config.Statsd) error {
 	apps, err := p.src.Metrics()
 	if err != nil {
 		return err
 	}
 	if p.conn == nil || p.addr != c.Address {
 		p.closeConn()
-		conn, err := net.Dial("udp", c.Address)
+		// Bounded and cancelled by shutdown: a slow DNS server must not hold either.
+		d := net.Dialer{Timeout: statsdDialTimeout}
+		conn, err := d.DialContext(ctx, "udp", c.Address)
 		if err != nil {
 			return err
 		}
