@@ -142,24 +142,29 @@ func problemCases() []problemCase {
 // problem, naming the file, the line and the key.
 func TestProblems(t *testing.T) {
 	for _, tc := range problemCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			dir, ps := loadProblems(t, tc.files)
-			if len(ps) != 1 {
-				t.Fatalf("want 1 problem, got %d:\n%s", len(ps), (&Error{ps}).Error())
-			}
-			p := ps[0]
-			file := filepath.Join(dir, tc.file)
-			if p.File != file || p.Line != tc.line || p.Key != tc.key || !strings.Contains(p.Msg, tc.msg) {
-				t.Errorf("got  %s\nwant %s:%d: %s: …%s…", p, file, tc.line, tc.key, tc.msg)
-			}
-			prefix := fmt.Sprintf("%s:%d: ", file, tc.line)
-			if tc.key != "" {
-				prefix += tc.key + ": "
-			}
-			if s := p.String(); !strings.HasPrefix(s, prefix) || strings.Contains(s, "\n") {
-				t.Errorf("line %q does not start with %q or is not one line", s, prefix)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkOneProblem(t, tc) })
+	}
+}
+
+// checkOneProblem loads tc's files and wants exactly tc's problem, printed
+// as one "FILE:LINE: KEY: message" line.
+func checkOneProblem(t *testing.T, tc problemCase) {
+	t.Helper()
+	dir, ps := loadProblems(t, tc.files)
+	if len(ps) != 1 {
+		t.Fatalf("want 1 problem, got %d:\n%s", len(ps), (&Error{ps}).Error())
+	}
+	p := ps[0]
+	file := filepath.Join(dir, tc.file)
+	if p.File != file || p.Line != tc.line || p.Key != tc.key || !strings.Contains(p.Msg, tc.msg) {
+		t.Errorf("got  %s\nwant %s:%d: %s: …%s…", p, file, tc.line, tc.key, tc.msg)
+	}
+	prefix := fmt.Sprintf("%s:%d: ", file, tc.line)
+	if tc.key != "" {
+		prefix += tc.key + ": "
+	}
+	if s := p.String(); !strings.HasPrefix(s, prefix) || strings.Contains(s, "\n") {
+		t.Errorf("line %q does not start with %q or is not one line", s, prefix)
 	}
 }
 

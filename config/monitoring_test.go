@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -55,20 +54,7 @@ func monitoringProblemCases() []problemCase {
 // exactly its one problem, naming the file, the line and the key.
 func TestMonitoringProblems(t *testing.T) {
 	for _, tc := range monitoringProblemCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			dir, ps := loadProblems(t, tc.files)
-			if len(ps) != 1 {
-				t.Fatalf("want 1 problem, got %d:\n%s", len(ps), (&Error{ps}).Error())
-			}
-			p := ps[0]
-			file := filepath.Join(dir, tc.file)
-			if p.File != file || p.Line != tc.line || p.Key != tc.key || !strings.Contains(p.Msg, tc.msg) {
-				t.Errorf("got  %s\nwant %s:%d: %s: …%s…", p, file, tc.line, tc.key, tc.msg)
-			}
-			if s := p.String(); !strings.HasPrefix(s, fmt.Sprintf("%s:%d: %s: ", file, tc.line, tc.key)) {
-				t.Errorf("line %q is not FILE:LINE: KEY: message", s)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkOneProblem(t, tc) })
 	}
 }
 

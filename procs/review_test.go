@@ -201,15 +201,7 @@ func TestExitReportedBeforeReadyIsNotAdopted(t *testing.T) {
 	os.Remove(gate)
 	s := New(testConfig(web), testLogger(t))
 	s.timing = testTiming
-	startCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	started := make(chan error, 1)
-	go func() { started <- s.Start(startCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-started
-		s.Shutdown(context.Background())
-	})
+	startInBackground(t, s)
 	eventually(t, 10*time.Second, "STARTING", func() bool {
 		st, err := s.Status("web")
 		return err == nil && st[0].State == AppStarting
@@ -266,22 +258,12 @@ func TestPortRangeChangeKeepsHeldPorts(t *testing.T) {
 	cfg.PortRange.From, cfg.PortRange.To = p, p+1
 	s := New(cfg, testLogger(t))
 	s.timing = testTiming
-	startCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	started := make(chan error, 1)
-	go func() { started <- s.Start(startCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-started
-		s.Shutdown(context.Background())
-	})
+	stopStart := startInBackground(t, s)
 	eventually(t, 10*time.Second, "STARTING", func() bool {
 		st, err := s.Status("slow")
 		return err == nil && st[0].State == AppStarting
 	})
-	cancel() // Start returns; the app goes on starting
-	<-started
-	started <- nil
+	stopStart() // Start returns; the app goes on starting
 
 	next := testConfig(slow, testApp(t, "added", modeHTTP))
 	next.PortRange.From, next.PortRange.To = p, p+2
@@ -532,4 +514,22 @@ func TestReloadWithPortsExhausted(t *testing.T) {
 	if pid, err := ask(t, s, "web"); err != nil || pid != old {
 		t.Errorf("after the failed reload: %d %v; want %d", pid, err, old)
 	}
+}
+
+// startInBackground runs s.Start in a goroutine (it blocks until first
+// instances are ready). The returned func cancels Start and waits for it to
+// return; cleanup does the same, then shuts s down.
+func startInBackground(t *testing.T, s *Supervisor) func() {
+	startCtx, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	go func() { started <- s.Start(startCtx) }()
+	stop := sync.OnceFunc(func() {
+		cancel()
+		<-started
+	})
+	t.Cleanup(func() {
+		stop()
+		s.Shutdown(context.Background())
+	})
+	return stop
 }
