@@ -185,4 +185,42 @@ func TestWebUI(t *testing.T) {
 	step("phone viewport", 10*time.Second, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	waitJS("the layout at phone width", `document.documentElement.scrollWidth <= window.innerWidth ? "fits" : ""`)
 	saveScreenshot(t, ctx, "webui-phone.png")
+
+	evalJS := func(what, expr string) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := chromedp.Run(sctx, chromedp.Evaluate[any](expr)); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	// An app removed by an update between the two clicks of a confirm: the
+	// second click does nothing, and the app is not left busy (buttons
+	// disabled) once it is back. The first click is stood in for by arming
+	// the held button: the confirm lasts 3 s, less than a removal takes.
+	evalJS("hold the stop button", `window.heldStop = document.querySelector('`+stop+`'); 1`)
+	e.writeConfig()
+	e.mustCtl(0, "update")
+	waitJS("the card gone", `document.querySelector('`+card+`') ? "" : "gone"`)
+	evalJS("confirm on the removed card", `heldStop.dataset.armed = "1"; heldStop.click(); 1`)
+	e.writeConfig(demo)
+	e.mustCtl(0, "update")
+	waitJS("the app back with reload enabled", `(() => { const b = document.querySelector('`+card+`[data-state="RUNNING"] button[data-op="reload"]'); return b && !b.disabled ? "yes" : ""; })()`)
+
+	// A button refused with 401 shows the login form with the reason, and
+	// it stays there: no poll afterwards asks again and clears it.
+	evalJS("spoil the token", `sessionStorage.setItem("gracevisor.token", "wrong-wrong-wrong-wrong"); 1`)
+	step("reload with a wrong token", 10*time.Second, chromedp.Click(chromedp.CSS(card+` button[data-op="reload"]`)))
+	loginMsg := `(() => { const l = document.querySelector('#login'); return l.hidden ? "" : document.querySelector('#login-error').textContent; })()`
+	if msg := waitJS("the wrong-token message", loginMsg); !strings.Contains(msg, "wrong token") {
+		t.Fatalf("login message %q, want wrong token", msg)
+	}
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) { // > 2 polls
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](loginMsg))
+		if err != nil || !strings.Contains(v, "wrong token") {
+			saveScreenshot(t, ctx, "webui-failed.png")
+			t.Fatalf("the wrong-token message went away: %q %v", v, err)
+		}
+	}
 }

@@ -132,7 +132,8 @@ func configProblems(err error) []string {
 }
 
 // jsonFallback makes the mux's own 404 and 405 answers JSON like every other
-// error, keeping the Allow header the mux sets for 405.
+// error, keeping the Allow header the mux sets for 405. Other answers of the
+// mux (its redirects to a clean path) pass through unchanged.
 func jsonFallback(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern != "" {
@@ -144,10 +145,12 @@ func jsonFallback(mux *http.ServeMux) http.Handler {
 }
 
 // jsonErrorWriter replaces the plain-text body the mux writes for an
-// unmatched request with a JSON error.
+// unmatched request (404, 405) with a JSON error. The headers already set
+// (by the guard: nosniff and the rest) stay.
 type jsonErrorWriter struct {
 	http.ResponseWriter
-	wrote bool
+	wrote    bool // the status line went out
+	replaced bool // the mux's body is dropped: the JSON error replaced it
 }
 
 func (w *jsonErrorWriter) WriteHeader(code int) {
@@ -155,6 +158,11 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 		return
 	}
 	w.wrote = true
+	if code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.replaced = true
 	msg := "not found"
 	if code == http.StatusMethodNotAllowed {
 		msg = "method not allowed"
@@ -162,13 +170,15 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 			msg += " (allowed: " + allow + ")"
 		}
 	}
-	w.Header().Del("X-Content-Type-Options")
 	writeJSON(w.ResponseWriter, code, apiError{Error: msg})
 }
 
 func (w *jsonErrorWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
-		w.WriteHeader(http.StatusNotFound)
+		w.WriteHeader(http.StatusOK)
 	}
-	return len(b), nil // the plain-text body is replaced by the JSON above
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }

@@ -80,6 +80,30 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 		if got := rec.Header().Get("Allow"); got != tc.allow {
 			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.target, got, tc.allow)
 		}
+		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s %s: X-Content-Type-Options %q, want nosniff like every other answer", tc.method, tc.target, got)
+		}
+	}
+}
+
+// The mux's redirects to a clean path keep their status, Location and body;
+// only its 404 and 405 bodies become JSON.
+func TestRoutingRedirectsPassThrough(t *testing.T) {
+	h := routingAPI(nil, nil).handler()
+	for _, method := range []string{"GET", "POST"} {
+		rec, _ := do(t, h, method, "/api/v1//version")
+		if rec.Code != http.StatusTemporaryRedirect && rec.Code != http.StatusMovedPermanently {
+			t.Fatalf("%s: %d %q, want a redirect", method, rec.Code, rec.Body)
+		}
+		if loc := rec.Header().Get("Location"); loc != "/api/v1/version" {
+			t.Errorf("%s: Location %q", method, loc)
+		}
+		if strings.Contains(rec.Body.String(), "not found") || rec.Header().Get("Content-Type") == "application/json" {
+			t.Errorf("%s: redirect answered with a JSON error: %q %q", method, rec.Header().Get("Content-Type"), rec.Body)
+		}
+		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q", method, got)
+		}
 	}
 }
 

@@ -46,8 +46,12 @@ func jsonBodyProblem(w http.ResponseWriter, r *http.Request) (int, string) {
 		return http.StatusUnsupportedMediaType, "state-changing requests need Content-Type: application/json and a JSON body such as {}"
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, "request body too large"
+	case err != nil: // cut short: the client went away or sent less than it announced
+		return http.StatusBadRequest, "could not read the request body: " + err.Error()
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {

@@ -1,18 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gracevisor/gracevisor/config"
 )
@@ -241,5 +245,34 @@ func TestBearer(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("bearer(%q) = %q, %v", h, got, ok)
 		}
+	}
+}
+
+// A body cut short (the client announced more than it sent, then closed its
+// side) is a bad request, not a body too large; the handler never runs.
+func TestTruncatedBodyIsBadRequest(t *testing.T) {
+	asked := make(chan struct{}, 1)
+	srv := httptest.NewServer(routingAPI(nil, func() { asked <- struct{}{} }).handler())
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "POST /api/v1/shutdown HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "could not read the request body") {
+		t.Fatalf("%d %q, want 400 could not read the request body", resp.StatusCode, body)
+	}
+	if len(asked) != 0 {
+		t.Fatal("shutdown ran on a truncated request")
 	}
 }

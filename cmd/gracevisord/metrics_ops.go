@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/procs"
@@ -24,19 +25,16 @@ type opsRuntime struct {
 
 	statsdCancel context.CancelFunc
 	statsdDone   chan struct{}
+
+	reloadMu sync.Mutex // orders the RELOADING=1/READY=1 pairs of queued updates
+	reloads  int        // updates begun and not yet done; guarded by reloadMu
 }
 
 // startOps hooks the alert dispatcher into sup (before sup.Start) and
 // starts it and the statsd pusher; both read d's running config.
 func startOps(d *daemon, sup *procs.Supervisor, log *slog.Logger) *opsRuntime {
 	o := &opsRuntime{log: log, sd: newSDNotifier(), alertsDone: make(chan struct{}), statsdDone: make(chan struct{})}
-	o.alerts = newAlerter(log, func(app string) config.Alerts {
-		cfg := d.config()
-		if a := cfg.App(app); a != nil {
-			return a.Alerts
-		}
-		return cfg.Alerts // removed meanwhile
-	})
+	o.alerts = newAlerter(log, d.alertsFor)
 	sup.SetEventHook(o.alerts.notify)
 	o.metrics = newMetricsHandler(sup, log, o.alerts.results)
 
@@ -58,10 +56,22 @@ func (o *opsRuntime) notify(state string) {
 	}
 }
 
-// readyUnlessStopping ends a RELOADING=1 with READY=1, unless shutdown
-// (which cancels ctx and sent STOPPING=1) began meanwhile.
-func (o *opsRuntime) readyUnlessStopping(ctx context.Context) {
-	if ctx.Err() == nil {
+// beginReload sends RELOADING=1 for an update that was just queued. Safe
+// for concurrent use.
+func (o *opsRuntime) beginReload() {
+	o.reloadMu.Lock()
+	defer o.reloadMu.Unlock()
+	o.reloads++
+	o.notify(reloading())
+}
+
+// endReload ends a RELOADING=1 with READY=1 once the last queued update is
+// done — not while another still runs — unless shutdown (which cancels ctx
+// and sent STOPPING=1) began meanwhile. Safe for concurrent use.
+func (o *opsRuntime) endReload(ctx context.Context) {
+	o.reloadMu.Lock()
+	defer o.reloadMu.Unlock()
+	if o.reloads--; o.reloads == 0 && ctx.Err() == nil {
 		o.notify(sdReady)
 	}
 }

@@ -197,6 +197,7 @@ func (r *runner) loop(base context.Context) error {
 		case sig := <-r.sigs:
 			if sig == syscall.SIGHUP {
 				r.updates.Add(1)
+				r.ops.beginReload() // counted now, so READY=1 waits for this one too
 				go r.updateOnSignal(base)
 				continue
 			}
@@ -212,10 +213,10 @@ func (r *runner) loop(base context.Context) error {
 }
 
 // updateOnSignal applies the config files, as POST /api/v1/update does.
+// The loop called r.ops.beginReload for it.
 func (r *runner) updateOnSignal(ctx context.Context) {
 	defer r.updates.Done()
-	r.ops.notify(reloading())
-	defer r.ops.readyUnlessStopping(ctx)
+	defer r.ops.endReload(ctx)
 	changes, err := r.d.update(ctx)
 	if err != nil {
 		r.log.Error("SIGHUP update failed; running config unchanged", "err", err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,5 +61,53 @@ func TestSignalDuringStartIsTakenOnce(t *testing.T) {
 	r.stopApps()
 	if st, _ := r.sup.Status("slow"); st[0].State != procs.AppStopped {
 		t.Errorf("after stopApps: %+v", st[0])
+	}
+}
+
+// Two quick SIGHUPs: systemd hears READY=1 once, after the second update is
+// done, not when the first one ends.
+func TestReadyAfterLastQueuedUpdate(t *testing.T) {
+	conn, env := listenNotify(t, false)
+	t.Setenv("NOTIFY_SOCKET", env)
+	dir := t.TempDir()
+	yaml := "rpc: {host: 127.0.0.1, port: 9001}\nlogger: {log_dir: " + filepath.Join(dir, "log") + "}\napps: []\n"
+	if err := os.WriteFile(filepath.Join(dir, "gracevisor.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sup := procs.New(cfg, log)
+	if err := sup.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sup.Shutdown(context.Background()) })
+	r := &runner{log: log, sup: sup, d: newDaemon(dir, cfg, sup, log), ops: &opsRuntime{log: log, sd: newSDNotifier()},
+		sigs: make(chan os.Signal, 4), shutdownReq: make(chan struct{}, 1), serveErr: make(chan error, 1)}
+
+	r.d.updateMu.Lock() // the first update cannot finish before the second SIGHUP is queued
+	loopDone := make(chan error, 1)
+	go func() { loopDone <- r.loop(context.Background()) }()
+	r.sigs <- syscall.SIGHUP
+	r.sigs <- syscall.SIGHUP
+	for i := range 2 {
+		if got := readDatagram(t, conn); !strings.HasPrefix(got, "RELOADING=1\n") {
+			t.Fatalf("datagram %d: %q, want RELOADING=1", i, got)
+		}
+	}
+	r.d.updateMu.Unlock()
+	r.sigs <- syscall.SIGTERM
+	if err := <-loopDone; err != nil {
+		t.Fatal(err)
+	}
+	r.updates.Wait()
+	if got := readDatagram(t, conn); got != "READY=1" {
+		t.Fatalf("after both updates: %q, want READY=1", got)
+	}
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := conn.Read(make([]byte, 4096)); err == nil {
+		t.Fatalf("another datagram after READY=1 (%d bytes): READY=1 went out while an update still ran", n)
 	}
 }

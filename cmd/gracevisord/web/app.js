@@ -66,6 +66,7 @@
       $("banner").hidden = true;
       render(apps);
     } catch (e) {
+      if (seq !== pollSeq) return; // a newer poll started meanwhile and tells the truth
       if (e instanceof AuthError) { askToken(e.message); return; }
       setLive("down", "disconnected — retrying");
       showBanner("Cannot reach gracevisord: " + e.message);
@@ -85,15 +86,19 @@
 
   // ---- token ----------------------------------------------------------------
 
+  // askToken shows the login form. The message says why a token that was
+  // sent failed; a later 401 without a token (a poll still in flight) keeps it.
   function askToken(msg) {
     const had = token() !== "";
     sessionStorage.removeItem(TOKEN_KEY);
+    clearTimeout(pollTimer); // no polling until a token is given
+    pollSeq++;               // and polls in flight are ignored
     stopLog();
     $("apps").hidden = true;
     $("empty").hidden = true;
     $("login").hidden = false;
     $("forget").hidden = true;
-    $("login-error").textContent = had ? msg : "";
+    if (had) $("login-error").textContent = msg;
     setLive("connecting", "token required");
     $("token").focus();
   }
@@ -104,6 +109,7 @@
     if (!t) return;
     sessionStorage.setItem(TOKEN_KEY, t);
     $("token").value = "";
+    $("login-error").textContent = "";
     $("login").hidden = true;
     $("apps").hidden = false;
     $("forget").hidden = false;
@@ -269,23 +275,26 @@
     }
     disarm(btn, o);
     const c = cards.get(name);
-    const oldPid = c && c.pid.textContent;
+    if (!c) return; // the app was removed (by an update) since the first click
+    const oldPid = c.pid.textContent;
     busy.add(name);
     btn.textContent = o.doing;
     btn.classList.add("running");
     for (const b of Object.values(c.buttons)) b.disabled = true;
     setOutcome(c, "", o.doing);
+    let authFailed = false;
     try {
       const res = await api("POST", appPath(name, o.op));
       setOutcome(c, "ok", describe(o.op, res, oldPid));
     } catch (e) {
-      if (e instanceof AuthError) { askToken(e.message); return; }
-      setOutcome(c, "err", o.op + " failed: " + e.message);
+      authFailed = e instanceof AuthError;
+      if (authFailed) askToken(e.message);
+      else setOutcome(c, "err", o.op + " failed: " + e.message);
     } finally {
       busy.delete(name);
       btn.textContent = o.label;
       btn.classList.remove("running");
-      poll();
+      if (!authFailed) poll(); // after a 401 the login form waits for a token
     }
   }
 
