@@ -73,7 +73,12 @@ func listenSocket(rpc config.RPC) (net.Listener, error) {
 		ln.Close()
 		return nil, fmt.Errorf("rpc.socket %s: %w", path, err)
 	}
-	return &socketListener{UnixListener: ln, path: path}, nil
+	placed, err := os.Stat(path)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("rpc.socket %s: %w", path, err)
+	}
+	return &socketListener{UnixListener: ln, path: path, placed: placed}, nil
 }
 
 func placeSocket(tmp, path string, mode os.FileMode, uid, gid int) error {
@@ -112,16 +117,22 @@ func clearStaleSocket(path string) error {
 	return nil
 }
 
-// socketListener removes its socket file when closed. Safe for concurrent
-// use.
+// socketListener removes its socket file when closed, unless the file is
+// no longer the one it placed (another daemon has put its own there). Safe
+// for concurrent use.
 type socketListener struct {
 	*net.UnixListener
-	path string
-	once sync.Once
+	path   string
+	placed os.FileInfo
+	once   sync.Once
 }
 
 func (l *socketListener) Close() error {
 	err := l.UnixListener.Close()
-	l.once.Do(func() { os.Remove(l.path) })
+	l.once.Do(func() {
+		if fi, err := os.Stat(l.path); err == nil && os.SameFile(fi, l.placed) {
+			os.Remove(l.path)
+		}
+	})
 	return err
 }

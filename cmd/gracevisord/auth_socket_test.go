@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -49,6 +50,28 @@ func TestSocketModeAndCleanup(t *testing.T) {
 	ln.Close()
 	if _, err := os.Lstat(path); !os.IsNotExist(err) {
 		t.Errorf("socket file left after Close: %v", err)
+	}
+}
+
+// TestSocketNotOursIsKept: a daemon closing its listener must not remove a
+// socket file another daemon has placed at the same path since.
+func TestSocketNotOursIsKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gv.sock")
+	ln, err := listenSocket(config.RPC{Socket: path, SocketMode: 0o600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := net.Listen("unix", path+".other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := os.Rename(path+".other", path); err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != fs.ModeSocket {
+		t.Fatalf("the other daemon's socket was removed: %v", err)
 	}
 }
 
