@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,19 +45,7 @@ func waitCtl(cmd *exec.Cmd, out, errb *bytes.Buffer, res chan<- result, done cha
 
 // spawnQuiet starts gracevisord without --log-stderr, so that its output
 // holds only what it prints itself (its log goes to the log file).
-func (e *env) spawnQuiet() *daemon {
-	e.t.Helper()
-	d := &daemon{t: e.t, output: &lockedBuffer{}, exited: make(chan struct{})}
-	d.cmd = exec.Command(binDaemon, "--conf", e.dir)
-	d.cmd.Stdout, d.cmd.Stderr = d.output, d.output
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := d.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go waitDaemon(d)
-	e.t.Cleanup(d.cleanup)
-	return d
-}
+func (e *env) spawnQuiet() *daemon { return e.spawnDaemon(nil, nil) }
 
 // echoApp is a demoapp --echo app: readiness is a TCP connect (no HTTP
 // healthcheck), and drain_timeout 0 lets old instances drain as long as a

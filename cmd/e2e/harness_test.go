@@ -175,13 +175,19 @@ type daemon struct {
 	state  *os.ProcessState
 }
 
-// spawn starts gracevisord on the env's config in its own process group.
-// Cleanup stops it (SIGTERM, then SIGKILL to its group) and checks that no
-// app process it started is left.
-func (e *env) spawn() *daemon {
+// spawn starts gracevisord on the env's config in its own process group,
+// logging to stderr. Cleanup stops it (SIGTERM, then SIGKILL to its group)
+// and checks that no app process it started is left.
+func (e *env) spawn() *daemon { return e.spawnDaemon([]string{"--log-stderr"}, nil) }
+
+// spawnDaemon is spawn with gracevisord's extra flags and environment.
+func (e *env) spawnDaemon(flags, extraEnv []string) *daemon {
 	e.t.Helper()
 	d := &daemon{t: e.t, output: &lockedBuffer{}, exited: make(chan struct{})}
-	d.cmd = exec.Command(binDaemon, "--conf", e.dir, "--log-stderr")
+	d.cmd = exec.Command(binDaemon, append([]string{"--conf", e.dir}, flags...)...)
+	if extraEnv != nil {
+		d.cmd.Env = append(os.Environ(), extraEnv...)
+	}
 	d.cmd.Stdout, d.cmd.Stderr = d.output, d.output
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {

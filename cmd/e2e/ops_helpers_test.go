@@ -8,13 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,18 +21,7 @@ import (
 
 // spawnWith is env.spawn with extra environment variables for gracevisord.
 func (e *env) spawnWith(extraEnv ...string) *daemon {
-	e.t.Helper()
-	d := &daemon{t: e.t, output: &lockedBuffer{}, exited: make(chan struct{})}
-	d.cmd = exec.Command(binDaemon, "--conf", e.dir, "--log-stderr")
-	d.cmd.Env = append(os.Environ(), extraEnv...)
-	d.cmd.Stdout, d.cmd.Stderr = d.output, d.output
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := d.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go waitDaemon(d)
-	e.t.Cleanup(d.cleanup)
-	return d
+	return e.spawnDaemon([]string{"--log-stderr"}, extraEnv)
 }
 
 // writeConfigWith writes gracevisor.yaml with apps and extra top-level YAML.
