@@ -60,19 +60,7 @@ func (l *eventLog) waitFor(t *testing.T, kind EventKind) Event {
 func startWithEvents(t *testing.T, apps ...config.App) (*Supervisor, *eventLog) {
 	t.Helper()
 	log := &eventLog{}
-	s := New(testConfig(apps...), testLogger(t))
-	s.timing = testTiming
-	s.SetEventHook(log.add)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatalf("start: %v", err)
-	}
+	s := startSupervisorWith(t, func(s *Supervisor) { s.SetEventHook(log.add) }, apps...)
 	return s, log
 }
 

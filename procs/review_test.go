@@ -54,19 +54,27 @@ func gatedApp(t *testing.T, name string) (app config.App, gate string) {
 	return testApp(t, name, modeHTTP, envGateFile+"="+gate), gate
 }
 
+// startAgainHeld runs app (a gatedApp called "web"), stops it, and starts
+// it again in the background with its gate closed, so that it stays
+// STARTING until the gate file is written. started gets StartApp's result.
+func startAgainHeld(t *testing.T, app config.App, gate string) (s *Supervisor, started chan error) {
+	t.Helper()
+	s = startSupervisor(t, app)
+	if err := s.StopApp(context.Background(), "web"); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(gate)
+	started = make(chan error, 1)
+	go func() { started <- s.StartApp(context.Background(), "web") }()
+	waitState(t, s, "web", AppStarting)
+	return s, started
+}
+
 // Bug 1: a client of an app started again after stop waits for the new
 // instance instead of being refused.
 func TestStartAfterStopHoldsClients(t *testing.T) {
 	app, gate := gatedApp(t, "web")
-	s := startSupervisor(t, app)
-	ctx := context.Background()
-	if err := s.StopApp(ctx, "web"); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(gate)
-	started := make(chan error, 1)
-	go func() { started <- s.StartApp(ctx, "web") }()
-	waitState(t, s, "web", AppStarting)
+	s, started := startAgainHeld(t, app, gate)
 
 	conn, err := net.Dial("tcp", status(t, s, "web").External)
 	if err != nil {
@@ -92,20 +100,12 @@ func TestStartAfterStopHoldsClients(t *testing.T) {
 // config is applied by a fresh instance.
 func TestUpdateWhileStartingAppliesNewConfig(t *testing.T) {
 	web, gate := gatedApp(t, "web")
-	s := startSupervisor(t, web)
-	ctx := context.Background()
-	if err := s.StopApp(ctx, "web"); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(gate)
-	started := make(chan error, 1)
-	go func() { started <- s.StartApp(ctx, "web") }()
-	waitState(t, s, "web", AppStarting)
+	s, started := startAgainHeld(t, web, gate)
 
 	changed := web
 	changed.Environment = append(slices.Clone(web.Environment), "EXTRA=new")
 	updated := make(chan error, 1)
-	go func() { _, err := s.Update(ctx, testConfig(changed)); updated <- err }()
+	go func() { _, err := s.Update(context.Background(), testConfig(changed)); updated <- err }()
 	eventually(t, 5*time.Second, "the update to reach the app", func() bool {
 		var got bool
 		onLoop(t, s, "web", func(x *app) { got = slices.Contains(x.cfg.Environment, "EXTRA=new") })

@@ -24,8 +24,15 @@ var testTiming = timing{backoffBase: 20 * time.Millisecond, backoffMax: 200 * ti
 // startSupervisor starts apps and shuts the supervisor down at cleanup.
 func startSupervisor(t *testing.T, apps ...config.App) *Supervisor {
 	t.Helper()
+	return startSupervisorWith(t, func(*Supervisor) {}, apps...)
+}
+
+// startSupervisorWith is startSupervisor with setup run before Start.
+func startSupervisorWith(t *testing.T, setup func(*Supervisor), apps ...config.App) *Supervisor {
+	t.Helper()
 	s := New(testConfig(apps...), testLogger(t))
 	s.timing = testTiming
+	setup(s)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()

@@ -28,12 +28,10 @@ func writeDaemonConfig(t *testing.T, dir string, apps string) {
 	}
 }
 
-// While an update adds an app (its start can take start_timeout ×
-// retries), the app's own alert settings apply to its events and its logs
-// can be read, not only once the update returns.
-func TestUpdatePublishesAddedAppsSettings(t *testing.T) {
-	dir := t.TempDir()
-	writeDaemonConfig(t, dir, " []")
+// startedSupervisor loads dir's config and starts a supervisor on it,
+// shut down at cleanup.
+func startedSupervisor(t *testing.T, dir string) (*config.Config, *procs.Supervisor, *slog.Logger) {
+	t.Helper()
 	cfg, err := config.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +42,16 @@ func TestUpdatePublishesAddedAppsSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sup.Shutdown(context.Background()) })
+	return cfg, sup, log
+}
+
+// While an update adds an app (its start can take start_timeout ×
+// retries), the app's own alert settings apply to its events and its logs
+// can be read, not only once the update returns.
+func TestUpdatePublishesAddedAppsSettings(t *testing.T) {
+	dir := t.TempDir()
+	writeDaemonConfig(t, dir, " []")
+	cfg, sup, log := startedSupervisor(t, dir)
 	d := newDaemon(dir, cfg, sup, log)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -74,16 +74,7 @@ func TestReadyAfterLastQueuedUpdate(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "gracevisor.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sup := procs.New(cfg, log)
-	if err := sup.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sup.Shutdown(context.Background()) })
+	cfg, sup, log := startedSupervisor(t, dir)
 	r := &runner{log: log, sup: sup, d: newDaemon(dir, cfg, sup, log), ops: &opsRuntime{log: log, sd: newSDNotifier()},
 		sigs: make(chan os.Signal, 4), shutdownReq: make(chan struct{}, 1), serveErr: make(chan error, 1)}
 
