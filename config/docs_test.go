@@ -287,4 +287,3 @@ func checkAccepted(t *testing.T, keys []string) {
 		}
 	}
 }
-
