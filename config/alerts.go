@@ -12,7 +12,7 @@ import (
 // This file is the alerts section (global, and per app key by key): its
 // type, schema, defaults and checks.
 
-// AlertEvents are the events alert hooks fire on, in the order the README
+// AlertEvents are the events alert hooks fire on, in the order docs/operations.md
 // lists them. procs emits them under the same names.
 var AlertEvents = []string{"crash", "restart", "reload_ok", "reload_failed", "fatal", "recovered", "unhealthy"}
 

@@ -8,7 +8,7 @@ import (
 )
 
 // Defaults. Every default of the configuration is here and nowhere else;
-// the README's configuration reference lists the same values.
+// docs/configuration.md lists the same values.
 const (
 	defaultPortFrom = 10000
 	defaultPortTo   = 11000

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Exit codes, as documented in the README.
+// Exit codes, as documented in docs/cli.md.
 const (
 	exitOK          = 0
 	exitFailed      = 1 // the daemon could not do it (e.g. the new instance never became ready)

@@ -113,7 +113,7 @@ func cpu(target string, v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-// markdown renders the tables the README's Performance section holds.
+// markdown renders the tables docs/performance.md holds.
 func (r *results) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s, %d cores, load average %s → %s, `%s`\n\n",
