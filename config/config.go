@@ -89,7 +89,10 @@ type App struct {
 	HealthcheckFailures int           // default 3
 	DrainTimeout        time.Duration // default 30s; 0 = wait for the last connection
 	ConnectTimeout      time.Duration // default 10s
-	MaxConnections      int           // default 0 = no limit
+	// ClientWriteTimeout: a client that takes none of the app's bytes for
+	// this long is disconnected. Default 60s; 0 = no limit.
+	ClientWriteTimeout time.Duration
+	MaxConnections     int // default 0 = no limit
 
 	User string // username; "" = gracevisord's own user
 

@@ -75,6 +75,8 @@ func problemCases() []problemCase {
 		main("non-ASCII name", "apps:\n"+app("café", ""), 2, "apps[0].name", "may only hold letters"),
 		main("long value cut short", "apps:\n"+app(strings.Repeat("x", 45)+"!", ""), 2, "apps[0].name", `"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…" may only hold`),
 		main("dot name", "apps:\n"+app("..", ""), 2, "apps[0].name", "not a usable name"),
+		main("name too long", "apps:\n"+app(strings.Repeat("a", 65), ""), 2, "apps[0].name", "is 65 characters long; the limit is 64"),
+		main("name of 5000 characters", "apps:\n"+app(strings.Repeat("a", 5000), ""), 2, "apps[0].name", `"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…" is 5000 characters long`),
 		main("no {port}", "apps:\n  - name: a\n    command: run --port=8000\n    environment: [A=1]\n", 3, "apps[0].command", "{port} appears in neither command nor environment"),
 		main("duplicate name", "apps:\n"+app("a", "")+app("a", "    external_port: 8081\n"), 4, "apps[1].name", `duplicate app name "a" (first defined at `),
 		main("environment without =", "apps:\n"+app("a", "    environment: [\"=1\"]\n"), 4, "apps[0].environment[0]", "want KEY=VALUE"),
@@ -94,6 +96,15 @@ func problemCases() []problemCase {
 		main("max_logs_kept -2", "logger:\n  max_logs_kept: -2\n", 2, "logger.max_logs_kept", "-1 or 0 for no limit"),
 		main("app max_log_age -2", "apps:\n"+app("a", "    logger:\n      max_log_age: -2\n"), 5, "apps[0].logger.max_log_age", "-1 or 0 for no limit"),
 		main("empty log_dir", "logger: {log_dir: \"\"}\n", 1, "logger.log_dir", "must not be empty"),
+
+		// Log folders: the daemon must be able to create files there.
+		main("log_dir on proc", "logger: {log_dir: /proc/self}\n", 1, "logger.log_dir", "/proc/self is not a writable directory: it is on proc, a kernel file system"),
+		main("app log_dir on sysfs", "apps:\n"+app("a", "    logger: {log_dir: /sys/kernel}\n"), 4, "apps[0].logger.log_dir", "/sys/kernel is not a writable directory: it is on sysfs"),
+		main("log_dir under proc", "logger: {log_dir: /proc/self/logs}\n", 1, "logger.log_dir", "/proc/self/logs does not exist and cannot be created: /proc/self is not a writable directory"),
+		{"log_dir a file", map[string]string{FileName: "logger: {log_dir: notes.txt}\n", "notes.txt": "x"},
+			FileName, 1, "logger.log_dir", "notes.txt is not a writable directory: not a directory"},
+		{"app log_dir under a file", map[string]string{FileName: "apps:\n" + app("a", "    logger:\n      log_dir: notes.txt/logs\n"), "notes.txt": "x"},
+			FileName, 5, "apps[0].logger.log_dir", "notes.txt/logs does not exist and cannot be created: "},
 
 		// Ports and addresses.
 		main("rpc port too big", "rpc: {port: 70000}\n", 1, "rpc.port", "port 70000 is out of range 1..65535"),

@@ -59,7 +59,7 @@ func TestIncludeEmptyFolder(t *testing.T) {
 // TestIncludedAppInheritsGlobals: included apps inherit like inline ones.
 func TestIncludedAppInheritsGlobals(t *testing.T) {
 	inTempDir(t, map[string]string{
-		FileName: "user: {username: root}\nlogger: {log_dir: /g, max_log_size: 9}\napps_include: [x.yaml]\n",
+		FileName: "user: {username: root}\nlogger: {log_dir: /tmp/g, max_log_size: 9}\napps_include: [x.yaml]\n",
 		"x.yaml": "name: x\ncommand: run {port}\n",
 	})
 	c, err := Load(".")
@@ -67,7 +67,7 @@ func TestIncludedAppInheritsGlobals(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := c.Apps[0]
-	if a.User != "root" || a.Stdout.Path != "/g/app_x.out" || a.Stdout.MaxSizeMB != 9 {
+	if a.User != "root" || a.Stdout.Path != "/tmp/g/app_x.out" || a.Stdout.MaxSizeMB != 9 {
 		t.Errorf("got %+v", a)
 	}
 }

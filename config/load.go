@@ -40,7 +40,7 @@ func Load(dir string) (*Config, error) {
 	apps := slices.Concat(rc.Apps, included)
 	c := resolve(l.abs, &rc, apps)
 	c.Dir, c.File, c.AppsInclude = absDir, file, includes
-	validate(c, &rc, apps, &l.probs)
+	validate(c, &rc, apps, &l.probs, l.abs)
 	if err := l.probs.err(); err != nil {
 		return nil, err
 	}

@@ -126,6 +126,7 @@ type rawApp struct {
 	HealthcheckFailures val[int]
 	DrainTimeout        val[time.Duration]
 	ConnectTimeout      val[time.Duration]
+	ClientWriteTimeout  val[time.Duration]
 	MaxConnections      val[int]
 	User                rawUser
 	Logger              rawLogger

@@ -31,6 +31,7 @@ const (
 	defaultHealthcheckFailures = 3
 	defaultDrainTimeout        = 30 * time.Second
 	defaultConnectTimeout      = 10 * time.Second
+	defaultClientWriteTimeout  = 60 * time.Second
 	defaultMaxConnections      = 0 // no limit
 )
 
@@ -100,6 +101,7 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		HealthcheckFailures: a.HealthcheckFailures.or(defaultHealthcheckFailures),
 		DrainTimeout:        a.DrainTimeout.or(defaultDrainTimeout),
 		ConnectTimeout:      a.ConnectTimeout.or(defaultConnectTimeout),
+		ClientWriteTimeout:  a.ClientWriteTimeout.or(defaultClientWriteTimeout),
 		MaxConnections:      a.MaxConnections.or(defaultMaxConnections),
 		User:                a.User.Username.or(g.user),
 		Alerts:              resolveAlerts(&a.Alerts, g.alerts),

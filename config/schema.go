@@ -114,6 +114,7 @@ func (d *decoder) app(n *yaml.Node, at pos) rawApp {
 		"healthcheck_failures": d.int(&a.HealthcheckFailures),
 		"drain_timeout":        d.timeout(&a.DrainTimeout),
 		"connect_timeout":      d.timeout(&a.ConnectTimeout),
+		"client_write_timeout": d.timeout(&a.ClientWriteTimeout),
 		"max_connections":      d.int(&a.MaxConnections),
 		"user":                 d.user(&a.User),
 		"logger":               d.logger(&a.Logger, true),

@@ -11,11 +11,12 @@ import (
 // tell a written value from a default) and the resolved ones for meaning.
 type validator struct {
 	probs *problems
-	users map[string]error // user lookups done so far, by name
+	users map[string]error         // user lookups done so far, by name
+	abs   func(path string) string // makes a written path absolute, as resolve does
 }
 
-func validate(c *Config, rc *rawConfig, apps []rawApp, ps *problems) {
-	v := &validator{probs: ps, users: map[string]error{}}
+func validate(c *Config, rc *rawConfig, apps []rawApp, ps *problems, abs func(string) string) {
+	v := &validator{probs: ps, users: map[string]error{}, abs: abs}
 	rangeOK := v.portRange(rc)
 	v.rpc(rc)
 	v.logger(&rc.Logger)
@@ -64,6 +65,7 @@ func (v *validator) logger(l *rawLogger) {
 	for _, path := range []val[string]{l.LogDir, l.LogFile, l.StdoutLogFile, l.StderrLogFile} {
 		v.nonEmpty(path)
 	}
+	v.logDir(l.LogDir)
 	v.atLeast(l.MaxLogSize, 1, " (megabytes)")
 	v.limit(l.MaxLogsKept)
 	v.limit(l.MaxLogAge)

@@ -36,6 +36,11 @@ func (v *validator) app(a *rawApp) {
 	v.logger(&a.Logger)
 }
 
+// maxNameLen is the longest app name, in bytes (names are ASCII). A name
+// ends up in log file names (app_NAME.out), API paths, status tables and
+// log lines; 64 is plenty for a name and keeps all of those sane.
+const maxNameLen = 64
+
 func (v *validator) name(a *rawApp) {
 	n := a.Name
 	switch {
@@ -48,6 +53,8 @@ func (v *validator) name(a *rawApp) {
 		v.probs.add(n.pos, "%q may only hold letters, digits, '_', '.' and '-'", short(n.V))
 	case n.V == "." || n.V == "..":
 		v.probs.add(n.pos, "%q is not a usable name", n.V)
+	case len(n.V) > maxNameLen:
+		v.probs.add(n.pos, "%q is %d characters long; the limit is %d", short(n.V), len(n.V), maxNameLen)
 	}
 }
 

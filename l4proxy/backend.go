@@ -4,8 +4,14 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// GoneGrace is how long a link to a gone backend (see Backend.Gone) may go
+// without progress before it is aborted.
+const GoneGrace = time.Second
 
 // retiredBit marks a Backend's state word once it has been retired. The low
 // bits hold the open-connection count. Keeping both in one word makes
@@ -28,6 +34,10 @@ type Backend struct {
 	loopback bool         // a loopback IP or "localhost": no TCP keepalive needed
 	state    atomic.Int64 // retiredBit | open connections
 	drained  chan struct{}
+
+	mu    sync.Mutex // guards links and gone
+	links *link      // open links, a list through link.prev and link.next
+	gone  bool       // Gone was called
 }
 
 // NewBackend returns a Backend for addr ("host:port"); a host name is
@@ -88,4 +98,55 @@ func (b *Backend) retire() {
 	if old == 0 {
 		close(b.drained)
 	}
+}
+
+// Gone tells b that the server behind it has gone away (its process
+// exited): every open link to b is wound down at once. A client's bytes can
+// reach nobody now, so its direction ends (as if the client had half-closed);
+// what the server sent before it went is still delivered to a client that
+// keeps reading; and a link whose client or server side makes no progress
+// for GoneGrace is aborted. So no link, and no slot under MaxConnections,
+// outlives its server by more than GoneGrace unless its client is still
+// reading the server's last bytes. Gone does not retire b: retire it
+// first (Switch or Refuse), so that no new client is sent to it. A nil
+// Backend's Gone does nothing.
+func (b *Backend) Gone() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.gone = true
+	for l := b.links; l != nil; l = l.next {
+		l.backendGone(GoneGrace)
+	}
+}
+
+// attach lists l as open on b; if b is gone, l is wound down at once.
+func (b *Backend) attach(l *link) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.gone {
+		l.backendGone(GoneGrace)
+	}
+	l.next = b.links
+	if b.links != nil {
+		b.links.prev = l
+	}
+	b.links = l
+}
+
+// detach removes l from b's open links.
+func (b *Backend) detach(l *link) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if l.prev != nil {
+		l.prev.next = l.next
+	} else {
+		b.links = l.next
+	}
+	if l.next != nil {
+		l.next.prev = l.prev
+	}
+	l.prev, l.next = nil, nil
 }

@@ -99,7 +99,10 @@ func (p *Proxy) proxyTo(b *Backend, client net.Conn, w *waiter) (served bool, er
 	if err != nil {
 		return false, err
 	}
-	p.splice(client, backend)
+	l := p.newLink(client, backend)
+	b.attach(l)
+	defer b.detach(l)
+	l.run()
 	return true, nil
 }
 

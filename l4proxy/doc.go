@@ -22,27 +22,42 @@
 //
 // # Copy path
 //
-// Bytes are copied with io.Copy between the raw *net.TCPConn values, so on
-// Linux the kernel moves them with splice(2) through a pipe and never into
-// user space. Nothing wraps the connections and no deadline is set on them;
-// byte counts come from io.Copy's totals. A clean EOF is forwarded as a
-// half-close (CloseWrite); the direction still running is then closed if
-// the kernel's TCP_INFO counters show no progress for FinTimeout. A reset
-// or error on either side aborts both (resetting a side whose stream had
-// not ended cleanly).
+// Each direction of a link is a stream (stream_linux.go): it waits on the
+// non-blocking socket through Go's poller (RawConn), and once bytes are
+// there it takes a pipe from a pool and splice(2)s them from one socket into
+// the pipe and out to the other, so they never enter user space. The pipe
+// goes back to the pool as soon as it is empty: an idle connection holds no
+// pipe, and a pooled pipe unused for half a second is closed. A clean EOF is
+// forwarded as a half-close (CloseWrite); the direction still running is
+// then closed if the kernel's TCP_INFO counters show no progress for
+// FinTimeout. A reset or error on either side aborts both (resetting a side
+// whose stream had not ended cleanly).
+//
+// # Stuck clients and gone backends
+//
+// A client that stops reading fills its window and would block the copy
+// towards it forever. A write to the client that makes no progress for
+// ClientWriteTimeout (the client acknowledged nothing) aborts the link; the
+// deadline is set only while such a write is blocked. And each Backend keeps
+// a list of its open links: when the server behind it exits, Backend.Gone
+// winds them down at once (the client's direction ends, the server's last
+// bytes are still delivered, and a side that makes no progress for
+// GoneGrace aborts the link), so a dead instance never holds connections or
+// MaxConnections slots.
 //
 // Per connection the proxy spends two goroutines and about 27 system calls
-// on Linux (accept, dial, four splice calls per direction, shutdown, close,
+// on Linux (accept, dial, splice calls per direction, shutdown, close,
 // poller registration). Listeners from Proxy.Listen pass TCP keepalive to
 // accepted sockets, and loopback backends get none, so no keepalive option
 // is set per connection.
 //
 // # File descriptors
 //
-// Each proxied connection holds six descriptors on Linux: two sockets and
-// the two splice pipes Go keeps for the life of each io.Copy. Call
-// RaiseFileLimit at start. When descriptors run out, accept backs off and
-// retries (pending clients wait in the kernel backlog), dials fail and are
-// retried within ConnectTimeout, and copies without a pipe fall back to a
-// user-space buffer; service resumes as soon as connections close.
+// An idle proxied connection holds two descriptors (its sockets); one
+// moving bytes holds up to two pipes more (two descriptors each) while it
+// does. Call RaiseFileLimit at start. When descriptors run out, accept backs
+// off and retries (pending clients wait in the kernel backlog), dials fail
+// and are retried within ConnectTimeout, and a chunk that cannot get a pipe
+// is copied through a user-space buffer; service resumes as soon as
+// connections close.
 package l4proxy

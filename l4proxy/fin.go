@@ -88,3 +88,12 @@ func tcpInfo(c net.Conn) (info unix.TCPInfo) {
 	})
 	return info
 }
+
+// ackedBytes returns how many bytes c's peer has acknowledged, if the
+// system tells.
+func ackedBytes(c net.Conn) (uint64, bool) {
+	if _, ok := c.(syscall.Conn); !ok {
+		return 0, false
+	}
+	return tcpInfo(c).Bytes_acked, true
+}

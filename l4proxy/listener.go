@@ -75,7 +75,7 @@ func (p *Proxy) accepted(c net.Conn, inherited bool) {
 // proxy is closing or full.
 func (p *Proxy) track(c net.Conn) bool {
 	n := p.stats.active.Add(1)
-	if limit := p.currentLimits().maxConnections; limit > 0 && n > int64(limit) {
+	if limit := p.currentLimits().MaxConnections; limit > 0 && n > int64(limit) {
 		p.stats.active.Add(-1)
 		return false
 	}

@@ -16,6 +16,8 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultFinTimeout     = 30 * time.Second
 	DefaultKeepAlive      = 15 * time.Second
+	// DefaultClientWriteTimeout bounds a write to a client that reads nothing.
+	DefaultClientWriteTimeout = 60 * time.Second
 )
 
 // Proxy serves one app's listener(s) and sends every accepted connection to
@@ -42,6 +44,12 @@ type Proxy struct {
 	// FinTimeout, so such a connection is closed (reset) once it has been
 	// idle for FinTimeout to 2×FinTimeout. 0 means 30 s; <0 means no limit.
 	FinTimeout time.Duration
+	// ClientWriteTimeout aborts a connection whose client stops taking the
+	// backend's bytes: a write to the client that makes no progress for
+	// this long (its receive window stays full) closes both sides. A client
+	// that reads slowly but steadily is never cut. 0 means 60 s; <0 means
+	// no limit.
+	ClientWriteTimeout time.Duration
 	// KeepAlive is the TCP keepalive period (idle time and probe interval)
 	// on both sides; 0 means 15 s, <0 turns it off. Client side: a
 	// listener from Proxy.Listen carries it for free; on another listener
@@ -63,7 +71,7 @@ type Proxy struct {
 	cancel         context.CancelFunc
 
 	target atomic.Pointer[target] // current routing decision, replaced on Switch/Refuse
-	limits atomic.Pointer[limits] // set by SetLimits; nil: the option fields
+	limits atomic.Pointer[Limits] // set by SetLimits; nil: the option fields
 
 	mu        sync.Mutex // guards the fields below and serializes Switch/Refuse
 	listeners map[net.Listener]struct{}
@@ -82,32 +90,45 @@ func (p *Proxy) dialTimeout() time.Duration {
 	return p.DialTimeout
 }
 
-// limits are the options SetLimits may change while the proxy runs.
-type limits struct {
-	connectTimeout time.Duration
-	maxConnections int
+// Limits are the options SetLimits may change while the proxy runs; each
+// field has the meaning and default of the Proxy field of the same name.
+type Limits struct {
+	ConnectTimeout     time.Duration
+	MaxConnections     int
+	ClientWriteTimeout time.Duration
 }
 
-// SetLimits changes ConnectTimeout and MaxConnections (same meaning and
-// defaults as the fields) of a running Proxy. Connections accepted from
-// now on get the new connect timeout; the connection limit applies to new
-// connections, while those already open stay open.
-func (p *Proxy) SetLimits(connectTimeout time.Duration, maxConnections int) {
-	p.limits.Store(&limits{connectTimeout: connectTimeout, maxConnections: maxConnections})
+// SetLimits changes ConnectTimeout, MaxConnections and ClientWriteTimeout
+// of a running Proxy. They apply to connections accepted from now on; those
+// already open stay open and keep the values they started with.
+func (p *Proxy) SetLimits(l Limits) {
+	p.limits.Store(&l)
 }
 
-func (p *Proxy) currentLimits() limits {
+func (p *Proxy) currentLimits() Limits {
 	if l := p.limits.Load(); l != nil {
 		return *l
 	}
-	return limits{connectTimeout: p.ConnectTimeout, maxConnections: p.MaxConnections}
+	return Limits{ConnectTimeout: p.ConnectTimeout, MaxConnections: p.MaxConnections, ClientWriteTimeout: p.ClientWriteTimeout}
 }
 
 func (p *Proxy) connectTimeout() time.Duration {
-	if d := p.currentLimits().connectTimeout; d > 0 {
+	if d := p.currentLimits().ConnectTimeout; d > 0 {
 		return d
 	}
 	return DefaultConnectTimeout
+}
+
+// clientWriteTimeout returns 0 for "no limit".
+func (p *Proxy) clientWriteTimeout() time.Duration {
+	switch d := p.currentLimits().ClientWriteTimeout; {
+	case d < 0:
+		return 0
+	case d == 0:
+		return DefaultClientWriteTimeout
+	default:
+		return d
+	}
 }
 
 // finTimeout returns 0 for "no limit".

@@ -477,7 +477,7 @@ func TestSetLimits(t *testing.T) {
 	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > time.Second {
 		t.Fatalf("excess client closed after %v", d)
 	}
-	p.SetLimits(200*time.Millisecond, 2)
+	p.SetLimits(Limits{ConnectTimeout: 200 * time.Millisecond, MaxConnections: 2})
 	greeting(t, addr) // a second slot now
 	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > time.Second {
 		t.Fatalf("third client closed after %v", d)
@@ -485,7 +485,7 @@ func TestSetLimits(t *testing.T) {
 	p.Refuse()
 	p.Switch(nil) // clients wait for a backend: the new connect timeout bounds it
 	start := time.Now()
-	p.SetLimits(200*time.Millisecond, 0)
+	p.SetLimits(Limits{ConnectTimeout: 200 * time.Millisecond})
 	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > 2*time.Second {
 		t.Fatalf("waiting client closed after %v, want about 200ms", d)
 	}

@@ -6,9 +6,9 @@ import (
 )
 
 // RaiseFileLimit raises the RLIMIT_NOFILE soft limit to the hard limit and
-// returns the new soft limit. Each proxied connection holds six descriptors
-// on Linux (two sockets and two splice pipes), so the usual soft limit of
-// 1024 caps a proxy at about 170 connections.
+// returns the new soft limit. Each proxied connection holds two
+// descriptors, and up to four more (two splice pipes) while it moves bytes,
+// so the usual soft limit of 1024 caps a proxy at a few hundred connections.
 func RaiseFileLimit() (uint64, error) {
 	// syscall (not x/sys/unix) so the runtime knows the limit changed and
 	// passes the new one on to child processes.

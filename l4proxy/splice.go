@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // link is one proxied connection: a client and a backend socket and the two
@@ -13,14 +14,17 @@ type link struct {
 	p       *Proxy
 	client  net.Conn
 	backend net.Conn
+	guard   writeGuard // progress timeout on writes to the client
 	wg      sync.WaitGroup
 	aborted atomic.Bool
 	// eof[d] is set once direction d ended with a clean EOF, so its
 	// receiver has every byte (the half-close follows).
 	eof [2]atomic.Bool
 	// fin is set by the first direction to end cleanly while the other
-	// runs; splice reads it after both pumps returned (wg.Wait orders it).
+	// runs; run reads it after both pumps returned (wg.Wait orders it).
 	fin *finWatch
+
+	prev, next *link // in its Backend's list of open links, guarded by Backend.mu
 }
 
 // Copy directions, indexes into link.eof.
@@ -29,35 +33,36 @@ const (
 	toClient  = 1
 )
 
-// splice copies client→backend in the calling goroutine and backend→client
-// in a second one until both directions are done, then closes both sockets.
-// io.Copy between the raw *net.TCPConn values makes Linux use splice(2)
-// through a kernel pipe; nothing wraps the connections, and no deadline is
-// ever set on them (an expired write deadline would drop bytes already
-// spliced into the pipe).
-func (p *Proxy) splice(client, backend net.Conn) {
+func (p *Proxy) newLink(client, backend net.Conn) *link {
 	l := &link{p: p, client: client, backend: backend}
+	l.guard.init(client, p.clientWriteTimeout())
+	return l
+}
+
+// run copies client→backend in the calling goroutine and backend→client in
+// a second one until both directions are done, then closes both sockets.
+func (l *link) run() {
 	l.wg.Add(1)
 	go copyToClient(l)
-	l.pump(toBackend, backend, client, &p.stats.bytesIn)
+	l.pump(toBackend, l.backend, l.client, nil, &l.p.stats.bytesIn)
 	l.wg.Wait()
 	l.fin.stop()
-	client.Close()
-	backend.Close()
+	l.client.Close()
+	l.backend.Close()
 }
 
 // copyToClient is the backend→client direction of one link.
 func copyToClient(l *link) {
 	defer l.wg.Done()
-	l.pump(toClient, l.client, l.backend, &l.p.stats.bytesOut)
+	l.pump(toClient, l.client, l.backend, &l.guard, &l.p.stats.bytesOut)
 }
 
 // pump copies src to dst until src's EOF, then forwards the half-close
 // (CloseWrite) and starts the fin timeout for the other direction. An error
-// (a reset on either side, or the fin timeout closing the sockets) aborts
-// the whole link.
-func (l *link) pump(dir int, dst, src net.Conn, bytes *atomic.Uint64) {
-	n, err := io.Copy(dst, src)
+// (a reset on either side, a write that made no progress for the guard's
+// timeout, or the fin timeout closing the sockets) aborts the whole link.
+func (l *link) pump(dir int, dst, src net.Conn, guard *writeGuard, bytes *atomic.Uint64) {
+	n, err := copyConn(dst, src, guard)
 	bytes.Add(uint64(n))
 	if err != nil {
 		l.abort()
@@ -71,6 +76,16 @@ func (l *link) pump(dir int, dst, src net.Conn, bytes *atomic.Uint64) {
 	if fin := l.p.finTimeout(); fin > 0 {
 		l.fin = watchFin(l, 1-dir, fin) // only the first direction to end gets here
 	}
+}
+
+// copyConn copies src to dst until src's EOF (nil) or an error. Sockets go
+// through a stream (splice on Linux, pipes only while bytes move); anything
+// else through io.Copy, without the write guard.
+func copyConn(dst, src net.Conn, guard *writeGuard) (int64, error) {
+	if s, ok := newStream(dst, src, guard); ok {
+		return s.run()
+	}
+	return io.Copy(dst, src)
 }
 
 // abort closes both sockets once. A side is reset (SO_LINGER 0) unless the
@@ -88,6 +103,20 @@ func (l *link) abort() {
 	}
 	l.client.Close()
 	l.backend.Close()
+}
+
+// backendGone winds the link down after its backend's server went away
+// (see Backend.Gone). Nothing the client sends can be delivered any more,
+// so the client direction ends at once (its socket's read side is shut,
+// which reads as EOF); what the server sent before it went is still
+// delivered to a client that keeps reading, and the link is aborted as soon
+// as either socket makes no progress for grace.
+func (l *link) backendGone(grace time.Duration) {
+	if cr, ok := l.client.(interface{ CloseRead() error }); ok {
+		cr.CloseRead()
+	}
+	l.backend.SetDeadline(time.Now().Add(grace))
+	l.guard.shorten(grace)
 }
 
 func closeWrite(c net.Conn) {

@@ -265,14 +265,19 @@ func (a *app) discard(in *instance, b *l4proxy.Backend, graceful bool) {
 	go stopInstance(a, in, graceful)
 }
 
-// onExit handles the exit of any instance of the app.
+// onExit handles the exit of any instance of the app. Connections still
+// open to it are wound down (l4proxy.Backend.Gone): nothing can answer them
+// now, and a client that reads nothing must not keep their slots.
 func (a *app) onExit(in *instance) {
-	if _, ok := a.retired[in]; ok {
+	if b, ok := a.retired[in]; ok {
 		delete(a.retired, in)
+		b.Gone() // nil for a discarded instance that never had one
 		return
 	}
 	if a.serving != nil && a.serving.in == in {
-		a.crashed()
+		b := a.serving.backend
+		a.crashed() // retires b first: no new client is sent to it
+		b.Gone()
 		return
 	}
 	if at := a.attempt; at != nil && at.in == in {

@@ -18,8 +18,9 @@ import (
 const frontCloseGrace = 5 * time.Second
 
 // A front is an app's external side: its listener and the proxy serving it.
-// A changed address gets a new front; a changed connect_timeout or
-// max_connections is set on the running proxy (l4proxy.Proxy.SetLimits).
+// A changed address gets a new front; a changed connect_timeout,
+// max_connections or client_write_timeout is set on the running proxy
+// (l4proxy.Proxy.SetLimits).
 // The app's loop owns its fronts and their keys; the proxy itself is safe
 // for concurrent use.
 type front struct {
@@ -31,20 +32,34 @@ type front struct {
 
 // frontKey is what a front is built from.
 type frontKey struct {
-	addr           string
-	connectTimeout time.Duration
-	maxConns       int
+	addr   string
+	limits l4proxy.Limits
 }
 
 func keyOf(cfg *config.App) frontKey {
-	return frontKey{addr: cfg.ExternalAddr(), connectTimeout: cfg.ConnectTimeout, maxConns: cfg.MaxConnections}
+	return frontKey{addr: cfg.ExternalAddr(), limits: limitsOf(cfg)}
 }
 
-// setLimits applies cfg's connect_timeout and max_connections to the
-// running proxy; the address must be the front's.
+// limitsOf translates cfg's proxy limits; the config's 0 (no limit) is the
+// proxy's -1.
+func limitsOf(cfg *config.App) l4proxy.Limits {
+	l := l4proxy.Limits{
+		ConnectTimeout:     cfg.ConnectTimeout,
+		MaxConnections:     cfg.MaxConnections,
+		ClientWriteTimeout: cfg.ClientWriteTimeout,
+	}
+	if l.ClientWriteTimeout == 0 {
+		l.ClientWriteTimeout = -1
+	}
+	return l
+}
+
+// setLimits applies cfg's connect_timeout, max_connections and
+// client_write_timeout to the running proxy; the address must be the
+// front's.
 func (f *front) setLimits(cfg *config.App) {
 	if k := keyOf(cfg); k != f.key {
-		f.proxy.SetLimits(cfg.ConnectTimeout, cfg.MaxConnections)
+		f.proxy.SetLimits(k.limits)
 		f.key = k
 	}
 }
@@ -65,16 +80,14 @@ func listen(cfg *config.App) (net.Listener, error) {
 // newFront makes a front for cfg on ln that is not serving yet; its
 // proxy starts with no backend, so early clients wait up to connect_timeout.
 func newFront(cfg *config.App, ln net.Listener, logger *slog.Logger) *front {
-	return &front{
-		key: keyOf(cfg),
-		ln:  ln,
-		proxy: &l4proxy.Proxy{
-			ConnectTimeout: cfg.ConnectTimeout,
-			MaxConnections: cfg.MaxConnections,
-			Logger:         logger.With("app", cfg.Name),
-		},
+	f := &front{
+		key:    keyOf(cfg),
+		ln:     ln,
+		proxy:  &l4proxy.Proxy{Logger: logger.With("app", cfg.Name)},
 		served: make(chan struct{}),
 	}
+	f.proxy.SetLimits(f.key.limits)
+	return f
 }
 
 // addr is the bound address (the real port when the config said 0).

@@ -8,6 +8,10 @@ import (
 // ErrUnknownApp is wrapped by every operation given a name that is not configured.
 var ErrUnknownApp = errors.New("unknown app")
 
+// ErrBeingAdded is wrapped by an operation on an app that an update is
+// still adding, when the caller's context ended before the app was bound.
+var ErrBeingAdded = errors.New("app is being added by an update; retry")
+
 // AppState is an app's state as status reports it.
 type AppState string
 
@@ -60,6 +64,22 @@ type ReloadResult struct {
 	PID        int     `json:"pid"`
 	Port       int     `json:"port"`
 	DurationMS float64 `json:"duration_ms"` // from request to the switch of traffic
+}
+
+// OpResult is what one start, stop or restart produced (see Supervisor.Do).
+type OpResult struct {
+	App   string   `json:"app"`
+	State AppState `json:"state"`          // RUNNING after a start or restart, STOPPED after a stop
+	PID   int      `json:"pid,omitempty"`  // the serving instance, after a start or restart
+	Port  int      `json:"port,omitempty"` // its internal port
+}
+
+// OpReport is an app's status read after an operation, with the
+// operation's own result: a concurrent operation may have changed the
+// status already, never the result.
+type OpReport struct {
+	AppStatus
+	Result OpResult `json:"result"`
 }
 
 // Changes is what Update did, by app name, each list sorted.

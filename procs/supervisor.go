@@ -27,6 +27,17 @@ type Supervisor struct {
 	apps    map[string]*app
 	started bool
 	shut    bool
+	// adds are the apps an Update is adding, in config order, while it
+	// runs: they are not in cfg until it returns, nor in apps until bound.
+	adds []*addition
+}
+
+// An addition is an app an Update is adding. Operations on it wait for
+// bound rather than fail: the Update may first stop removed apps and
+// reload changed ones, which takes a while.
+type addition struct {
+	cfg   config.App
+	bound chan struct{} // closed once the app is in apps, or could not be bound
 }
 
 // New returns a Supervisor for cfg; nothing runs until Start.
@@ -155,20 +166,74 @@ func (s *Supervisor) appList() []*app {
 	return apps
 }
 
-// lookup returns the running app called name.
+// lookup returns the running app called name, without waiting for an
+// app that an Update is adding.
 func (s *Supervisor) lookup(name string) (*app, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	a, add, err := s.lookupLocked(name)
+	if add != nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrBeingAdded)
+	}
+	return a, err
+}
+
+// await is lookup for an operation on one app: an app that an Update is
+// adding is waited for until it is bound (so the operation acts on it, and
+// a start joins its first start), or until ctx ends.
+func (s *Supervisor) await(ctx context.Context, name string) (*app, error) {
+	for {
+		s.mu.Lock()
+		a, add, err := s.lookupLocked(name)
+		s.mu.Unlock()
+		if add == nil {
+			return a, err
+		}
+		select {
+		case <-add.bound:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: %w: %w", name, ErrBeingAdded, ctx.Err())
+		}
+	}
+}
+
+// lookupLocked finds the app called name; s.mu must be held. add is set,
+// and the rest zero, when an Update is adding the app and has not bound it yet.
+func (s *Supervisor) lookupLocked(name string) (a *app, add *addition, err error) {
 	if s.shut && s.cfg.App(name) != nil {
-		return nil, fmt.Errorf("%s: supervisor is shut down", name)
+		return nil, nil, fmt.Errorf("%s: supervisor is shut down", name)
 	}
 	if a := s.apps[name]; a != nil {
-		return a, nil
+		return a, nil, nil
 	}
-	if s.cfg.App(name) != nil {
-		return nil, fmt.Errorf("%s: supervisor is not running", name)
+	if add := s.addition(name); add != nil {
+		select {
+		case <-add.bound:
+			return nil, nil, fmt.Errorf("%w: %s (the update that adds it could not bind its address)", ErrUnknownApp, name)
+		default:
+			return nil, add, nil
+		}
 	}
-	return nil, fmt.Errorf("%w: %s", ErrUnknownApp, name)
+	switch {
+	case s.cfg.App(name) == nil:
+		return nil, nil, fmt.Errorf("%w: %s", ErrUnknownApp, name)
+	case s.started:
+		// Only an Update removes a configured app from apps, before it
+		// stops it; cfg follows when the Update returns.
+		return nil, nil, fmt.Errorf("%w: %s (an update is removing it)", ErrUnknownApp, name)
+	}
+	return nil, nil, fmt.Errorf("%s: supervisor is not running", name)
+}
+
+// addition returns the addition of the app called name, nil if an Update
+// is not adding it; s.mu must be held.
+func (s *Supervisor) addition(name string) *addition {
+	for _, add := range s.adds {
+		if add.cfg.Name == name {
+			return add
+		}
+	}
+	return nil
 }
 
 // appNamed returns the app called name (nil if none) and whether the
@@ -179,21 +244,21 @@ func (s *Supervisor) appNamed(name string) (a *app, shut bool) {
 	return s.apps[name], s.shut
 }
 
-// Status returns a snapshot of the named apps, or of all, in config order.
-// An unknown name is an error wrapping ErrUnknownApp. Before Start every
-// app is reported STOPPED.
+// Status returns a snapshot of the named apps, or of all, in config order;
+// while an Update adds apps, they come last, STOPPED until bound. An
+// unknown name is an error wrapping ErrUnknownApp. Before Start every app
+// is reported STOPPED.
 func (s *Supervisor) Status(names ...string) ([]AppStatus, error) {
 	s.mu.Lock()
-	cfg, started := s.cfg, s.started
+	apps, started := s.knownApps(), s.started
 	s.mu.Unlock()
 	for _, n := range names {
-		if cfg.App(n) == nil {
+		if !slices.ContainsFunc(apps, func(c *config.App) bool { return c.Name == n }) {
 			return nil, fmt.Errorf("%w: %s", ErrUnknownApp, n)
 		}
 	}
 	var out []AppStatus
-	for i := range cfg.Apps {
-		c := &cfg.Apps[i]
+	for _, c := range apps {
 		if len(names) > 0 && !slices.Contains(names, c.Name) {
 			continue
 		}
@@ -213,16 +278,25 @@ func (s *Supervisor) Status(names ...string) ([]AppStatus, error) {
 	return out, nil
 }
 
+// knownApps is the configured apps, then those an Update is adding;
+// s.mu must be held.
+func (s *Supervisor) knownApps() []*config.App {
+	apps := make([]*config.App, 0, len(s.cfg.Apps)+len(s.adds))
+	for i := range s.cfg.Apps {
+		apps = append(apps, &s.cfg.Apps[i])
+	}
+	for _, add := range s.adds {
+		apps = append(apps, &add.cfg)
+	}
+	return apps
+}
+
 // StartApp starts a stopped or FATAL app and blocks until it serves or
 // has given up (FATAL, after max_retries); no-op if it is running. A
 // starting app (or one in BACKOFF, which then retries at once) is waited for.
 func (s *Supervisor) StartApp(ctx context.Context, name string) error {
-	a, err := s.lookup(name)
-	if err != nil {
-		return err
-	}
-	o, err := a.request(ctx, func(r chan<- outcome) { a.doStart(waiter{reply: r}) })
-	return firstErr(name, err, o.err)
+	_, err := s.Do(ctx, OpStart, name)
+	return err
 }
 
 // StopApp stops the app gracefully: its listener refuses new connections
@@ -230,29 +304,75 @@ func (s *Supervisor) StartApp(ctx context.Context, name string) error {
 // and, after stop_timeout, SIGKILL to its process group. It blocks until
 // every instance of the app has exited; no-op if it is stopped.
 func (s *Supervisor) StopApp(ctx context.Context, name string) error {
-	a, err := s.lookup(name)
-	if err != nil {
-		return err
-	}
-	done := make(chan struct{})
-	_, err = a.request(ctx, func(r chan<- outcome) { a.doStop(done); a.send(r, outcome{}) })
-	if err != nil {
-		return firstErr(name, err, nil)
-	}
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop %s: %w", name, ctx.Err())
-	}
+	_, err := s.Do(ctx, OpStop, name)
+	return err
 }
 
 // RestartApp is a hard restart: StopApp, then StartApp.
 func (s *Supervisor) RestartApp(ctx context.Context, name string) error {
-	if err := s.StopApp(ctx, name); err != nil {
-		return err
+	_, err := s.Do(ctx, OpRestart, name)
+	return err
+}
+
+// Op is an operation on one app that callers ask for by name.
+type Op string
+
+// The operations Do runs.
+const (
+	OpStart   Op = "start"   // StartApp
+	OpStop    Op = "stop"    // StopApp
+	OpRestart Op = "restart" // RestartApp
+)
+
+// Do runs op on the app called name, as StartApp, StopApp or RestartApp
+// describe, and returns what this operation produced, as of when it
+// finished: a concurrent operation may have changed the app since (Status
+// shows that), so a caller that reports the outcome of its own request
+// reports the result, not a later status. An app that an Update is adding
+// is waited for (see await).
+func (s *Supervisor) Do(ctx context.Context, op Op, name string) (OpResult, error) {
+	switch op {
+	case OpStart:
+		return s.start(ctx, name)
+	case OpStop:
+		return s.stop(ctx, name)
+	case OpRestart:
+		if res, err := s.stop(ctx, name); err != nil {
+			return res, err
+		}
+		return s.start(ctx, name)
 	}
-	return s.StartApp(ctx, name)
+	return OpResult{}, fmt.Errorf("%s: unknown operation %q", name, op)
+}
+
+func (s *Supervisor) start(ctx context.Context, name string) (OpResult, error) {
+	a, err := s.await(ctx, name)
+	if err != nil {
+		return OpResult{}, err
+	}
+	o, err := a.request(ctx, func(r chan<- outcome) { a.doStart(waiter{reply: r}) })
+	if err := firstErr(name, err, o.err); err != nil {
+		return OpResult{}, err
+	}
+	return OpResult{App: name, State: AppRunning, PID: o.res.PID, Port: o.res.Port}, nil
+}
+
+func (s *Supervisor) stop(ctx context.Context, name string) (OpResult, error) {
+	a, err := s.await(ctx, name)
+	if err != nil {
+		return OpResult{}, err
+	}
+	done := make(chan struct{})
+	_, err = a.request(ctx, func(r chan<- outcome) { a.doStop(done); a.send(r, outcome{}) })
+	if err != nil {
+		return OpResult{}, firstErr(name, err, nil)
+	}
+	select {
+	case <-done:
+		return OpResult{App: name, State: AppStopped}, nil
+	case <-ctx.Done():
+		return OpResult{}, fmt.Errorf("stop %s: %w", name, ctx.Err())
+	}
 }
 
 // Reload replaces the app's instance without dropping a connection: a new
@@ -264,7 +384,7 @@ func (s *Supervisor) RestartApp(ctx context.Context, name string) error {
 // into a single fresh reload that begins when the in-flight one ends, so
 // every caller gets an instance started after its request.
 func (s *Supervisor) Reload(ctx context.Context, name string) (ReloadResult, error) {
-	a, err := s.lookup(name)
+	a, err := s.await(ctx, name)
 	if err != nil {
 		return ReloadResult{}, err
 	}

@@ -34,6 +34,7 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 		s.mu.Unlock()
 		return ch, nil
 	}
+	s.adds = additions(cfg, ch.Added)
 	if old.PortRange != cfg.PortRange {
 		s.ports.setRange(cfg.PortRange.From, cfg.PortRange.To)
 	}
@@ -56,7 +57,7 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 		return slices.Contains(failed, a.Name)
 	})
 	s.mu.Lock()
-	s.cfg = &next
+	s.cfg, s.adds = &next, nil
 	s.mu.Unlock()
 	return ch, errors.Join(errs...)
 }
@@ -98,19 +99,42 @@ func (s *Supervisor) addApps(ctx context.Context, cfg *config.Config, names []st
 		c := *cfg.App(name)
 		ln, err := listen(&c)
 		if err != nil {
+			s.settleAdd(name, nil)
 			errs = append(errs, err)
 			failed = append(failed, name)
 			continue
 		}
 		a := newApp(s, c, newFront(&c, ln, s.logger))
-		s.mu.Lock()
-		s.apps[name] = a
-		s.mu.Unlock()
+		s.settleAdd(name, a)
 		a.run()
 		apps = append(apps, a)
 	}
 	errs = append(errs, s.startAll(ctx, apps))
 	return failed, errors.Join(errs...)
+}
+
+// additions lists the added apps in cfg's order, none of them bound yet.
+func additions(cfg *config.Config, added []string) []*addition {
+	var adds []*addition
+	for _, c := range cfg.Apps {
+		if slices.Contains(added, c.Name) {
+			adds = append(adds, &addition{cfg: c, bound: make(chan struct{})})
+		}
+	}
+	return adds
+}
+
+// settleAdd ends the wait for an added app: it is registered when a is
+// not nil, else it could not be bound.
+func (s *Supervisor) settleAdd(name string, a *app) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a != nil {
+		s.apps[name] = a
+	}
+	if add := s.addition(name); add != nil {
+		close(add.bound)
+	}
 }
 
 func sorted(names []string) []string {

@@ -61,8 +61,14 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("reload --all --json: %q (%v)", r.stdout, err)
 	}
 
-	// stop: the app is STOPPED, status exits 3, the port refuses.
-	e.mustCtl(0, "stop", "web")
+	// stop: the app is STOPPED, status exits 3, the port refuses. The reply
+	// carries the call's own result beside the app object.
+	var stopped []procs.OpReport
+	r = e.mustCtl(0, "stop", "web", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &stopped); err != nil || len(stopped) != 1 ||
+		stopped[0].Result != (procs.OpResult{App: "web", State: procs.AppStopped}) {
+		t.Fatalf("stop --json: %q (%v)", r.stdout, err)
+	}
 	if st := e.status()["web"]; st.State != procs.AppStopped {
 		t.Fatalf("after stop: %+v", st)
 	}
@@ -73,8 +79,11 @@ func TestCommands(t *testing.T) {
 	}
 
 	// start and restart bring it back with new pids.
-	e.mustCtl(0, "start", "web")
+	r = e.mustCtl(0, "start", "web")
 	started := e.servingPID("web")
+	if want := "web: started (RUNNING, pid " + itoa(started) + ")"; strings.TrimSpace(r.stdout) != want {
+		t.Fatalf("start output %q, want %q", r.stdout, want)
+	}
 	e.mustCtl(0, "status")
 	r = e.mustCtl(0, "restart", "web")
 	if !strings.Contains(r.stdout, "web: restarted") {

@@ -13,7 +13,7 @@ import (
 )
 
 // appOpCmd is start, stop or restart: POST /api/v1/apps/{name}/{op} for each
-// app, printing the app's state afterwards.
+// app, printing the outcome of that call (see outcome).
 func (c *cli) appOpCmd(opName, short, done string) *cobra.Command {
 	return &cobra.Command{
 		Use:               opName + " APP...",
@@ -25,15 +25,16 @@ func (c *cli) appOpCmd(opName, short, done string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			results := []procs.AppStatus{}
+			results := []procs.OpReport{}
 			err = c.eachApp(opName, args, func(name string) error {
-				var st procs.AppStatus
-				if err := cl.call(cmd.Context(), http.MethodPost, appPath(name, opName), nil, &st); err != nil {
+				var rep procs.OpReport
+				if err := cl.call(cmd.Context(), http.MethodPost, appPath(name, opName), nil, &rep); err != nil {
 					return err
 				}
-				results = append(results, st)
+				results = append(results, rep)
 				if !c.json {
-					fmt.Fprintf(c.stdout, "%s: %s (%s%s)\n", name, done, st.State, pidNote(st))
+					state, pid := outcome(rep)
+					fmt.Fprintf(c.stdout, "%s: %s (%s%s)\n", name, done, state, pidNote(pid))
 				}
 				return nil
 			})
@@ -42,11 +43,26 @@ func (c *cli) appOpCmd(opName, short, done string) *cobra.Command {
 	}
 }
 
-func pidNote(st procs.AppStatus) string {
-	if len(st.Instances) == 0 {
+// outcome is the state and pid this call left the app in: the reply's
+// result. The app object beside it was read afterwards, and a concurrent
+// operation may have changed it (a stop right after our start would print
+// "started (STOPPED)"). A daemon from before the result field sends only
+// the app object.
+func outcome(rep procs.OpReport) (procs.AppState, int) {
+	if rep.Result.State != "" {
+		return rep.Result.State, rep.Result.PID
+	}
+	if len(rep.Instances) == 0 {
+		return rep.State, 0
+	}
+	return rep.State, rep.Instances[0].PID
+}
+
+func pidNote(pid int) string {
+	if pid == 0 {
 		return ""
 	}
-	return fmt.Sprintf(", pid %d", st.Instances[0].PID)
+	return fmt.Sprintf(", pid %d", pid)
 }
 
 func (c *cli) reloadCmd() *cobra.Command {

@@ -309,8 +309,13 @@
       return "✓ reloaded: pid " + oldPid + " → " + res.pid + " on port " + res.port +
         ", switched in " + Math.round(res.duration_ms) + " ms";
     }
-    const inst = (res.instances || [])[0];
     const done = { start: "started", stop: "stopped", restart: "restarted" }[op];
+    // result is what this call produced; the app object beside it was read
+    // afterwards and may already show a concurrent operation's effect.
+    if (res.result && res.result.state) {
+      return "✓ " + done + ": " + res.result.state + (res.result.pid ? ", pid " + res.result.pid : "");
+    }
+    const inst = (res.instances || [])[0];
     return "✓ " + done + ": " + res.state + (inst ? ", pid " + inst.pid : "");
   }
 
