@@ -127,7 +127,7 @@ func TestRefusalFloodLogIsBounded(t *testing.T) {
 	}
 	clock.advance(time.Hour)
 	a.refusals.sweep()
-	if got := logBuf.String(); !strings.Contains(got, "msg=\"api requests refused, not logged one by one\" from=127.0.0.1 count=199") {
+	if got := logBuf.String(); !strings.Contains(got, "msg=\"api requests refused, not logged one by one\" from=127.0.0.1 reason=missing_token count=199") {
 		t.Errorf("no count of the refusals not logged:\n%s", got)
 	}
 	if v := counterValue(t, a.refusals.refused.WithLabelValues(reasonNoToken)); v != n {
@@ -152,22 +152,24 @@ func TestRefusalFloodLogIsBounded(t *testing.T) {
 	}
 }
 
-// Sources are limited apart; once the table is full, new sources share
-// one entry; close reports what is still counted.
+// Sources and reasons are limited apart; once the table is full, new
+// sources share one entry; close reports what is still counted.
 func TestRefusalLogSources(t *testing.T) {
 	logBuf := &syncBuffer{}
 	l, clock := testRefusalLog(t, slog.New(slog.NewTextHandler(logBuf, nil)))
-	l.maxSources = 2
-	admitted := func(src string) bool { return l.admit(src) }
+	l.maxSources = 3
+	admitted := func(src, reason string) bool { return l.admit(refusalKey{src, reason}) }
 	for _, tc := range []struct {
-		src  string
-		want bool
+		src, reason string
+		want        bool
 	}{
-		{"10.0.0.1", true}, {"10.0.0.1", false}, {"10.0.0.2", true}, {"10.0.0.2", false},
-		{"10.0.0.3", true}, {"10.0.0.4", false}, // the table is full: both are "other"
+		{"10.0.0.1", reasonNoToken, true}, {"10.0.0.1", reasonNoToken, false},
+		{"10.0.0.1", reasonWrongToken, true}, // another reason: its own window
+		{"10.0.0.2", reasonNoToken, true}, {"10.0.0.2", reasonNoToken, false},
+		{"10.0.0.3", reasonNoToken, true}, {"10.0.0.4", reasonNoToken, false}, // the table is full: both are "other"
 	} {
-		if got := admitted(tc.src); got != tc.want {
-			t.Errorf("admit(%s) = %v, want %v", tc.src, got, tc.want)
+		if got := admitted(tc.src, tc.reason); got != tc.want {
+			t.Errorf("admit(%s, %s) = %v, want %v", tc.src, tc.reason, got, tc.want)
 		}
 	}
 	clock.advance(30 * time.Minute)
@@ -176,18 +178,21 @@ func TestRefusalLogSources(t *testing.T) {
 		t.Fatalf("logged before the interval ended:\n%s", logBuf)
 	}
 	clock.advance(30 * time.Minute)
-	if !admitted("10.0.0.1") {
+	if !admitted("10.0.0.1", reasonNoToken) {
 		t.Error("a new interval: the first refusal must be logged")
 	}
 	l.close()
 	got := logBuf.String()
-	for _, want := range []string{"from=10.0.0.1 count=1", "from=10.0.0.2 count=1", "from=other count=1"} {
+	for _, want := range []string{"from=10.0.0.1 reason=missing_token count=1", "from=10.0.0.2 reason=missing_token count=1", "from=other reason=missing_token count=1"} {
 		if strings.Count(got, want) != 1 {
 			t.Errorf("want one %q:\n%s", want, got)
 		}
 	}
-	if len(l.sources) != 0 {
-		t.Errorf("%d sources left after close", len(l.sources))
+	if strings.Count(got, "\n") != 3 {
+		t.Errorf("want 3 lines (windows without suppressed refusals log none):\n%s", got)
+	}
+	if len(l.windows) != 0 {
+		t.Errorf("%d windows left after close", len(l.windows))
 	}
 }
 

@@ -20,10 +20,11 @@ const (
 	// maxClientString bounds each client-supplied value in a log line or
 	// an error message.
 	maxClientString = 200
-	// refusalInterval is how often a line is logged per source at most.
+	// refusalInterval is how often a line is logged per source and reason
+	// at most.
 	refusalInterval = 10 * time.Second
-	// maxRefusalSources bounds the table of sources; once it is full, new
-	// sources share the entry overflowSource until their windows end.
+	// maxRefusalSources bounds the table of sources and reasons; once it is
+	// full, new sources share overflowSource until their windows end.
 	maxRefusalSources = 1024
 	overflowSource    = "other"
 )
@@ -71,26 +72,31 @@ func quote(s string) string { return strconv.Quote(clip(s)) }
 
 // refusalLog logs refused API requests at a bounded rate: the first
 // refusal from a source (a TCP client's IP address, a socket peer's uid)
-// in each interval is logged in full; the others from that source are
-// only counted, and one line gives their number when the interval is over.
-// Every refusal is counted in gracevisor_api_refused_total by reason.
+// for a reason (missing token, wrong token …) in each interval is logged in
+// full; the others are only counted, and one line gives their number when
+// the interval is over. Keeping reasons apart costs at most
+// len(refusalReasons) lines per source and interval, and a flood of one
+// kind does not hide the first refusal of another. Every refusal is
+// counted in gracevisor_api_refused_total by reason.
 //
 // The zero value logs every refusal (to log; nil logs nothing) and counts
 // none. Safe for concurrent use.
 type refusalLog struct {
 	log        *slog.Logger
-	interval   time.Duration          // one line per source per interval; 0 = every refusal
-	maxSources int                    // sources tracked at once, then overflowSource
+	interval   time.Duration          // one line per source and reason per interval; 0 = every refusal
+	maxSources int                    // windows open at once, then overflowSource
 	refused    *prometheus.CounterVec // by reason; nil = not counted
 	now        func() time.Time       // the clock; tests use their own
 
 	mu      sync.Mutex
-	sources map[string]*refusalWindow
+	windows map[refusalKey]*refusalWindow
 	timer   *time.Timer // ends windows; nil while none is open
 	closed  bool
 }
 
-// refusalWindow is one source's current interval.
+type refusalKey struct{ source, reason string }
+
+// refusalWindow is one source's current interval for one reason.
 type refusalWindow struct {
 	start      time.Time
 	suppressed int // refusals not logged since start
@@ -107,7 +113,7 @@ func newRefusalLog(log *slog.Logger) *refusalLog {
 		c.WithLabelValues(r) // every reason reads 0 rather than missing
 	}
 	return &refusalLog{log: log, interval: refusalInterval, maxSources: maxRefusalSources, refused: c, now: time.Now,
-		sources: map[string]*refusalWindow{}}
+		windows: map[refusalKey]*refusalWindow{}}
 }
 
 // refuse counts a refused request and logs it unless its source was
@@ -117,16 +123,17 @@ func (l *refusalLog) refuse(r *http.Request, code int, reason, msg string) {
 		l.refused.WithLabelValues(reason).Inc()
 	}
 	p := peerOf(r)
-	if l.log == nil || !l.admit(p.source) {
+	if l.log == nil || !l.admit(refusalKey{p.source, reason}) {
 		return
 	}
 	l.log.Warn("api request refused", "method", clientStr(r.Method), "path", clientStr(r.URL.Path),
 		"from", p.who, "status", code, "reason", clientStr(msg))
 }
 
-// admit reports whether a refusal from source is logged: the first of an
-// interval is; the rest are counted for the line that ends the interval.
-func (l *refusalLog) admit(source string) bool {
+// admit reports whether a refusal is logged: the first of its source and
+// reason in an interval is; the rest are counted for the line that ends
+// the interval.
+func (l *refusalLog) admit(k refusalKey) bool {
 	if l.interval <= 0 {
 		return true
 	}
@@ -136,18 +143,18 @@ func (l *refusalLog) admit(source string) bool {
 		return true
 	}
 	now := l.now()
-	w := l.sources[source]
-	if w == nil && len(l.sources) >= l.maxSources {
-		source = overflowSource
-		w = l.sources[source]
+	w := l.windows[k]
+	if w == nil && len(l.windows) >= l.maxSources {
+		k.source = overflowSource
+		w = l.windows[k]
 	}
 	switch {
 	case w == nil:
-		l.sources[source] = &refusalWindow{start: now}
+		l.windows[k] = &refusalWindow{start: now}
 		l.armLocked()
 		return true
 	case now.Sub(w.start) >= l.interval:
-		l.reportLocked(source, w)
+		l.reportLocked(k, w)
 		*w = refusalWindow{start: now}
 		return true
 	}
@@ -166,26 +173,26 @@ func (l *refusalLog) sweep() {
 		return
 	}
 	now := l.now()
-	for src, w := range l.sources {
+	for k, w := range l.windows {
 		if now.Sub(w.start) >= l.interval {
-			l.reportLocked(src, w)
-			delete(l.sources, src)
+			l.reportLocked(k, w)
+			delete(l.windows, k)
 		}
 	}
 	l.armLocked()
 }
 
 func (l *refusalLog) armLocked() {
-	if l.timer == nil && len(l.sources) > 0 {
+	if l.timer == nil && len(l.windows) > 0 {
 		l.timer = time.AfterFunc(l.interval, l.sweep)
 	}
 }
 
 // reportLocked logs how many refusals of a window were not logged, if any.
-func (l *refusalLog) reportLocked(source string, w *refusalWindow) {
+func (l *refusalLog) reportLocked(k refusalKey, w *refusalWindow) {
 	if w.suppressed > 0 {
-		l.log.Warn("api requests refused, not logged one by one", "from", source, "count", w.suppressed,
-			"since", w.start.Format(time.RFC3339))
+		l.log.Warn("api requests refused, not logged one by one", "from", k.source, "reason", k.reason,
+			"count", w.suppressed, "since", w.start.Format(time.RFC3339))
 	}
 }
 
@@ -199,8 +206,8 @@ func (l *refusalLog) close() {
 		l.timer = nil
 	}
 	l.closed = true
-	for src, w := range l.sources {
-		l.reportLocked(src, w)
-		delete(l.sources, src)
+	for k, w := range l.windows {
+		l.reportLocked(k, w)
+		delete(l.windows, k)
 	}
 }
