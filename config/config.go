@@ -38,13 +38,16 @@ type PortRange struct {
 
 // RPC is where the control API listens and who may use it.
 type RPC struct {
-	Host string // default "localhost"
+	Host string // default "localhost"; an IPv6 address without brackets
 	Port int    // default 9001; 0 = no TCP listener (then Socket is set)
 
 	Socket      string      // unix socket path, absolute; "" = no socket
 	SocketMode  os.FileMode // default 0600
 	SocketOwner string      // "user" or "user:group"; "" = gracevisord's own user
 	TokenFile   string      // absolute; "" = no token (only allowed on loopback)
+	// MaxConnections caps the API's open connections per listener; default
+	// 256. gracevisord lowers it further to keep descriptors for the proxies.
+	MaxConnections int
 }
 
 // TCP reports whether the control API listens on TCP.

@@ -21,7 +21,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := &Config{
 		PortRange: PortRange{From: 10000, To: 11000},
-		RPC:       RPC{Host: "localhost", Port: 9001, SocketMode: 0o600},
+		RPC:       RPC{Host: "localhost", Port: 9001, SocketMode: 0o600, MaxConnections: 256},
 		Log:       LogFile{Path: logDir + "/gracevisor.log", Rotation: rot},
 		Apps: []App{{
 			Name: "demo", Command: "run --port={port}",

@@ -81,12 +81,13 @@ type rawPortRange struct {
 }
 
 type rawRPC struct {
-	Host        val[string]
-	Port        val[int]
-	Socket      val[string]
-	SocketMode  val[uint32]
-	SocketOwner val[string]
-	TokenFile   val[string]
+	Host           val[string]
+	Port           val[int]
+	Socket         val[string]
+	SocketMode     val[uint32]
+	SocketOwner    val[string]
+	TokenFile      val[string]
+	MaxConnections val[int]
 }
 
 // rawLogger is both the global logger and an app's logger; the global one

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"strconv"
@@ -15,7 +17,12 @@ import (
 // The rpc section: where the control API listens (TCP, a unix socket, or
 // both) and the token that guards it.
 
-const defaultSocketMode = 0o600
+const (
+	defaultSocketMode = 0o600
+	// defaultRPCMaxConnections caps the control API's open connections per
+	// listener; see rpc.max_connections in docs/configuration.md.
+	defaultRPCMaxConnections = 256
+)
 
 // fileMode decodes a permission mode written the way chmod takes it: octal
 // digits, with or without a leading 0 or 0o (0600, 600, "0o660").
@@ -42,10 +49,11 @@ func (d *decoder) fileMode(dst *val[uint32]) decodeFn {
 
 func resolveRPC(abs func(string) string, r *rawRPC) RPC {
 	out := RPC{
-		Host:        r.Host.or(defaultRPCHost),
-		Port:        r.Port.or(defaultRPCPort),
-		SocketMode:  os.FileMode(r.SocketMode.or(defaultSocketMode)),
-		SocketOwner: r.SocketOwner.V,
+		Host:           normalizeHost(r.Host.or(defaultRPCHost)),
+		Port:           r.Port.or(defaultRPCPort),
+		SocketMode:     os.FileMode(r.SocketMode.or(defaultSocketMode)),
+		SocketOwner:    r.SocketOwner.V,
+		MaxConnections: r.MaxConnections.or(defaultRPCMaxConnections),
 	}
 	if strings.TrimSpace(r.Socket.V) != "" {
 		out.Socket = abs(r.Socket.V)
@@ -67,6 +75,8 @@ func (v *validator) rpc(rc *rawConfig) {
 	} else {
 		v.port(r.Port)
 	}
+	v.rpcHost(r.Host)
+	v.atLeast(r.MaxConnections, 1, "")
 	v.nonEmpty(r.Socket)
 	v.nonEmpty(r.TokenFile)
 	v.socketOwner(r.SocketOwner)
@@ -79,6 +89,56 @@ func (v *validator) rpc(rc *rawConfig) {
 	if r.TokenFile.Set && strings.TrimSpace(r.TokenFile.V) != "" {
 		v.tokenFile(r.TokenFile)
 	}
+}
+
+// normalizeHost drops the brackets of an IPv6 address ("[::1]" → "::1"), so
+// that both spellings give the same listen address once joined with the
+// port: net.JoinHostPort adds the brackets itself.
+func normalizeHost(h string) string {
+	h = strings.TrimSpace(h)
+	inner, ok := strings.CutPrefix(h, "[")
+	if inner, ok2 := strings.CutSuffix(inner, "]"); ok && ok2 && strings.Contains(inner, ":") {
+		return inner
+	}
+	return h
+}
+
+// rpcHost checks that rpc.host is something the daemon can listen on: a
+// name, an IPv4 address or an IPv6 address with or without brackets, and
+// no port. Caught here, such a host is reported with the other problems of
+// the file instead of failing the daemon's listen.
+func (v *validator) rpcHost(h val[string]) {
+	if !h.Set || h.Bad {
+		return
+	}
+	if msg := hostProblem(normalizeHost(h.V)); msg != "" {
+		v.probs.add(h.pos, "%s, got %q", msg, h.V)
+	}
+}
+
+// hostProblem says what is wrong with a listen host (IPv6 brackets already
+// removed), or returns "". The empty host means every interface.
+func hostProblem(h string) string {
+	if _, port, err := net.SplitHostPort(h); err == nil && isDigits(port) {
+		return "want a host without a port (the port is rpc.port)"
+	}
+	switch {
+	case strings.ContainsAny(h, "[]"):
+		return "brackets belong only around an IPv6 address, such as [::1]"
+	case strings.ContainsAny(h, " \t\n/@?#"):
+		return "want a host name or an IP address"
+	case !strings.Contains(h, ":"):
+		return ""
+	}
+	if ip, err := netip.ParseAddr(h); err == nil && ip.Is6() {
+		return ""
+	}
+	return "want a host name or an IP address (IPv6 as ::1 or [::1])"
+}
+
+func isDigits(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 16)
+	return err == nil
 }
 
 // socketOwner checks "user" or "user:group".

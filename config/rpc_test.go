@@ -18,7 +18,7 @@ func TestRPCSecurityOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := RPC{Host: "0.0.0.0", Port: 0, Socket: filepath.Join(dir, "run/gv.sock"), SocketMode: 0o660,
-		SocketOwner: "root:root", TokenFile: filepath.Join(dir, "token")}
+		SocketOwner: "root:root", TokenFile: filepath.Join(dir, "token"), MaxConnections: 256}
 	if c.RPC != want {
 		t.Fatalf("rpc = %+v\nwant  %+v", c.RPC, want)
 	}
@@ -54,11 +54,52 @@ func TestRPCProblems(t *testing.T) {
 		{"rpc: {socket: ''}\n", "rpc.socket", "must not be empty"},
 		{"rpc: {token_file: missing-token}\n", "rpc.token_file", "does not exist"},
 		{"rpc: {token_file: .}\n", "rpc.token_file", "not a regular file"},
+		{"rpc: {max_connections: 0}\n", "rpc.max_connections", "at least 1"},
+		// rpc.host: what net.Listen could not take ("missing port in address")
+		{"rpc: {host: '[::1]:9001'}\n", "rpc.host", "without a port"},
+		{"rpc: {host: 'localhost:9001'}\n", "rpc.host", "without a port"},
+		{"rpc: {host: '[localhost]'}\n", "rpc.host", "brackets"},
+		{"rpc: {host: '[::1'}\n", "rpc.host", "brackets"},
+		{"rpc: {host: '::1]'}\n", "rpc.host", "brackets"},
+		{"rpc: {host: ':::1'}\n", "rpc.host", "IPv6 as ::1 or [::1]"},
+		{"rpc: {host: 'local host'}\n", "rpc.host", "host name or an IP address"},
+		{"rpc: {host: 'http://localhost'}\n", "rpc.host", "host name or an IP address"},
 	}
 	for _, tc := range cases {
 		_, ps := loadProblems(t, map[string]string{FileName: tc.yaml})
 		if len(ps) != 1 || ps[0].Key != tc.key || !strings.Contains(ps[0].Msg, tc.msg) {
 			t.Errorf("%q: problems %+v, want one at %s containing %q", tc.yaml, ps, tc.key, tc.msg)
 		}
+	}
+}
+
+// An IPv6 rpc.host may be written with or without brackets; both give the
+// same host and a listen address net.Listen takes.
+func TestRPCHostIPv6Spellings(t *testing.T) {
+	cases := map[string]struct{ host, addr string }{
+		"'::1'":          {"::1", "[::1]:9001"},
+		"'[::1]'":        {"::1", "[::1]:9001"},
+		"' [::1] '":      {"::1", "[::1]:9001"},
+		"'[fe80::1%lo]'": {"fe80::1%lo", "[fe80::1%lo]:9001"},
+		"'::'":           {"::", "[::]:9001"},
+		"localhost":      {"localhost", "localhost:9001"},
+		"127.0.0.1":      {"127.0.0.1", "127.0.0.1:9001"},
+		"''":             {"", ":9001"},
+		"gv.example.com": {"gv.example.com", "gv.example.com:9001"},
+	}
+	for text, want := range cases {
+		c := mustLoad(t, "rpc: {host: "+text+"}\n")
+		if c.RPC.Host != want.host || c.RPC.Addr() != want.addr {
+			t.Errorf("host %s: Host %q Addr %q, want %q %q", text, c.RPC.Host, c.RPC.Addr(), want.host, want.addr)
+		}
+	}
+}
+
+func TestRPCMaxConnections(t *testing.T) {
+	if c := mustLoad(t, ""); c.RPC.MaxConnections != 256 {
+		t.Errorf("default max_connections = %d, want 256", c.RPC.MaxConnections)
+	}
+	if c := mustLoad(t, "rpc: {max_connections: 32}\n"); c.RPC.MaxConnections != 32 {
+		t.Errorf("max_connections = %d, want 32", c.RPC.MaxConnections)
 	}
 }

@@ -35,12 +35,13 @@ func (d *decoder) portRange(dst *rawPortRange) decodeFn {
 func (d *decoder) rpc(dst *rawRPC) decodeFn {
 	return func(v *yaml.Node, at pos) {
 		d.mapping(v, at, fields{
-			"host":         d.str(&dst.Host),
-			"port":         d.int(&dst.Port),
-			"socket":       d.str(&dst.Socket),
-			"socket_mode":  d.fileMode(&dst.SocketMode),
-			"socket_owner": d.str(&dst.SocketOwner),
-			"token_file":   d.str(&dst.TokenFile),
+			"host":            d.str(&dst.Host),
+			"port":            d.int(&dst.Port),
+			"socket":          d.str(&dst.Socket),
+			"socket_mode":     d.fileMode(&dst.SocketMode),
+			"socket_owner":    d.str(&dst.SocketOwner),
+			"token_file":      d.str(&dst.TokenFile),
+			"max_connections": d.int(&dst.MaxConnections),
 		})
 	}
 }

@@ -27,8 +27,14 @@ const retiredBit = int64(1) << 62
 // count then reaches zero, Drained is closed. That is a one-way gate: a
 // Backend whose Drained channel is closed is never dialed again.
 //
-// All methods are safe for concurrent use. A Backend must not be copied and
-// should be given to one Proxy only; a retired Backend cannot be reused.
+// A Backend may be the target of several proxies at once (an app whose
+// address changed serves its old listener's last clients through the new
+// instance): its count is the server's total, and the first Switch away
+// from it, on any proxy, retires it everywhere; clients of the others then
+// wait for their next Switch (or ConnectTimeout).
+//
+// All methods are safe for concurrent use. A Backend must not be copied; a
+// retired Backend cannot be reused.
 type Backend struct {
 	addr     string
 	loopback bool         // a loopback IP or "localhost": no TCP keepalive needed

@@ -16,11 +16,6 @@ const (
 	maxDialBackoff = 250 * time.Millisecond
 )
 
-// testHookPicked, if set by a test, runs between loading the target and
-// counting the connection on its backend: the window where a concurrent
-// Switch can retire (and drain) the backend we picked.
-var testHookPicked func(*Backend)
-
 // Why a client was closed without reaching a backend.
 var (
 	errRefused   = errors.New("proxy refuses connections")
@@ -66,8 +61,8 @@ func (p *Proxy) connect(client net.Conn, w *waiter) error {
 		}
 		var backoff time.Duration
 		if t.backend != nil {
-			if testHookPicked != nil {
-				testHookPicked(t.backend)
+			if p.picked != nil {
+				p.picked(t.backend)
 			}
 			served, err := p.proxyTo(t.backend, client, w)
 			if served {
@@ -76,8 +71,9 @@ func (p *Proxy) connect(client net.Conn, w *waiter) error {
 			if err != nil { // dial failed: retry after a backoff, or at once on Switch
 				lastErr, backoff = err, w.nextBackoff()
 			}
-			// err == nil: t.backend was retired since we loaded t, so
-			// t.changed is already closed and wait returns at once.
+			// err == nil: t.backend was retired since we loaded t: by
+			// this proxy's Switch (t.changed is closed, wait returns at
+			// once) or by another proxy sharing it (wait for a Switch).
 		}
 		if err := w.wait(t.changed, backoff); err != nil {
 			return fmt.Errorf("%w (last: %w)", err, lastErr)

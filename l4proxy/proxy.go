@@ -81,6 +81,11 @@ type Proxy struct {
 	shutdown  bool
 
 	stats stats
+
+	// picked, if set by a test before Serve, runs between loading the
+	// target and counting the connection on its backend: the window where a
+	// concurrent Switch can retire (and drain) the backend picked.
+	picked func(*Backend)
 }
 
 func (p *Proxy) dialTimeout() time.Duration {

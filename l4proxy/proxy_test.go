@@ -571,3 +571,47 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestBackendSharedByTwoProxies: one server's Backend is the target of two
+// proxies (an app's old and new listener). Its count is the total of both;
+// a Switch away on one proxy retires it for both, and the other proxy's new
+// clients then wait for their own Switch instead of reaching it.
+func TestBackendSharedByTwoProxies(t *testing.T) {
+	srv, next := newServer(t, named("shared")), newServer(t, named("next"))
+	b := NewBackend(srv.addr())
+	p1, p2 := &Proxy{}, &Proxy{ConnectTimeout: 5 * time.Second}
+	p1.Switch(b)
+	p2.Switch(b)
+	addr1, addr2 := startProxy(t, p1), startProxy(t, p2)
+	greeting(t, addr1)
+	greeting(t, addr2)
+	if n := b.Conns(); n != 2 {
+		t.Fatalf("shared backend counts %d, want 2", n)
+	}
+	p1.Switch(NewBackend(next.addr()))
+	if !b.Retired() {
+		t.Fatal("switching away on one proxy did not retire the shared backend")
+	}
+	got := make(chan string, 1)
+	go func() {
+		c, err := net.DialTimeout("tcp", addr2, 5*time.Second)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		line, err := readLine(c, 5*time.Second)
+		if err != nil {
+			line = err.Error()
+		}
+		got <- line
+	}()
+	eventually(t, 5*time.Second, "the client to wait", func() bool { return p2.Stats().Waited == 1 })
+	p2.Switch(NewBackend(next.addr()))
+	if name := <-got; name != "next" {
+		t.Fatalf("waiting client went to %q, want next", name)
+	}
+	if n := srv.accepted.Load(); n != 2 {
+		t.Fatalf("retired shared backend accepted %d connections, want 2", n)
+	}
+}

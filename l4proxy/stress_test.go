@@ -23,16 +23,14 @@ func TestSwitchStress(t *testing.T) {
 	// For one client in 16, hold the window between picking a backend and
 	// counting on it open until that backend drains (or 300 ms pass), so
 	// the client then meets a drained backend it has already picked.
-	t.Cleanup(func() { testHookPicked = nil }) // runs after the proxy's shutdown
-	testHookPicked = func(b *Backend) {
+	p := &Proxy{picked: func(b *Backend) {
 		if rand.IntN(16) == 0 {
 			select {
 			case <-b.Drained():
 			case <-time.After(300 * time.Millisecond):
 			}
 		}
-	}
-	p := &Proxy{}
+	}}
 	addr := startProxy(t, p)
 
 	type target struct {
@@ -147,15 +145,13 @@ func TestPickedBackendDrainsBeforeDial(t *testing.T) {
 	srvA, srvB := newServer(t, named("A")), newServer(t, named("B"))
 	a, b := NewBackend(srvA.addr()), NewBackend(srvB.addr())
 	picked, resume := make(chan *Backend, 1), make(chan struct{})
-	testHookPicked = func(x *Backend) {
+	p := &Proxy{picked: func(x *Backend) {
 		select {
 		case picked <- x:
 			<-resume
 		default:
 		}
-	}
-	t.Cleanup(func() { testHookPicked = nil }) // registered first: runs after the proxy's shutdown
-	p := &Proxy{}
+	}}
 	p.Switch(a)
 	addr := startProxy(t, p)
 	got := make(chan string, 1)

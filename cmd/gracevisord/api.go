@@ -37,6 +37,18 @@ type api struct {
 
 	// metrics serves GET /metrics (Prometheus); nil = no such route.
 	metrics http.Handler
+
+	// refusals logs and counts refused requests; nil logs each one to log.
+	refusals *refusalLog
+}
+
+// refusalLog returns where refusals go: a.refusals, or one that logs
+// every refusal to a.log.
+func (a *api) refusalLog() *refusalLog {
+	if a.refusals != nil {
+		return a.refusals
+	}
+	return &refusalLog{log: a.log}
 }
 
 func (a *api) handler() http.Handler {
@@ -61,7 +73,8 @@ func (a *api) handler() http.Handler {
 	if sec == nil {
 		sec = &apiSecurity{}
 	}
-	return sec.guard(jsonFallback(mux), a.log)
+	refusals := a.refusalLog()
+	return limitURI(sec.guard(jsonFallback(mux), refusals), refusals)
 }
 
 // apiError is the body of every error response.
@@ -87,7 +100,7 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 func (a *api) writeOpError(w http.ResponseWriter, r *http.Request, err error) {
 	if a.base.Err() != nil && !errors.Is(err, errShuttingDown) && errors.Is(err, context.Canceled) {
 		// The operation was cut short by the daemon's shutdown: say that, not "context canceled".
-		err = fmt.Errorf("%w: %s was interrupted", errShuttingDown, r.URL.Path)
+		err = fmt.Errorf("%w: %s was interrupted", errShuttingDown, clip(r.URL.Path))
 	}
 	code := errorStatus(err)
 	body := apiError{Error: err.Error()}
@@ -95,7 +108,7 @@ func (a *api) writeOpError(w http.ResponseWriter, r *http.Request, err error) {
 		body = apiError{Error: "invalid config", Problems: configProblems(err)}
 	}
 	if code >= 500 || code == http.StatusConflict || code == http.StatusUnprocessableEntity {
-		a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.log.Error("api request failed", "method", r.Method, "path", clientStr(r.URL.Path), "err", err)
 	}
 	writeJSON(w, code, body)
 }

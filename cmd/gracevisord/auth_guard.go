@@ -1,24 +1,22 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
 // guard enforces apiSecurity in front of every handler: the Host header on
 // a loopback TCP bind, the Origin of non-GET requests, and the token over
 // TCP on everything but the page itself (publicPath): the API, /metrics and
-// any path added later. Every refusal is logged with who was refused.
-func (s *apiSecurity) guard(next http.Handler, log *slog.Logger) http.Handler {
+// any path added later. Every refusal goes to refusals, which counts it and
+// logs who was refused, at a bounded rate.
+func (s *apiSecurity) guard(next http.Handler, refusals *refusalLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w.Header())
-		p := peerOf(r)
-		code, msg := s.refusal(r, p)
+		code, reason, msg := s.refusal(r, peerOf(r))
 		if code != 0 {
-			log.Warn("api request refused", "method", r.Method, "path", r.URL.Path, "from", p.who, "status", code, "reason", msg)
+			refusals.refuse(r, code, reason, msg)
 			if code == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="gracevisor"`)
 			}
@@ -29,27 +27,28 @@ func (s *apiSecurity) guard(next http.Handler, log *slog.Logger) http.Handler {
 	})
 }
 
-// refusal says why a request is refused (status code and message), or 0.
-func (s *apiSecurity) refusal(r *http.Request, p peer) (int, string) {
+// refusal says why a request is refused: the status code, the reason (a
+// label of gracevisor_api_refused_total) and the message; or code 0.
+func (s *apiSecurity) refusal(r *http.Request, p peer) (code int, reason, msg string) {
 	if p.unix {
-		return 0, "" // the socket's mode and owner decided who may connect
+		return 0, "", "" // the socket's mode and owner decided who may connect
 	}
 	if s.loopbackTCP && !s.hostHeaderOK(r.Host) {
-		return http.StatusForbidden, "Host " + quote(r.Host) + " is not a loopback name; the control API answers only to localhost, 127.0.0.1 or [::1] (DNS rebinding protection)"
+		return http.StatusForbidden, reasonHost, "Host " + quote(r.Host) + " is not a loopback name; the control API answers only to localhost, 127.0.0.1 or [::1] (DNS rebinding protection)"
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && !sameOrigin(r) {
-		return http.StatusForbidden, "cross-origin request from " + quote(r.Header.Get("Origin")) + " refused"
+		return http.StatusForbidden, reasonOrigin, "cross-origin request from " + quote(r.Header.Get("Origin")) + " refused"
 	}
 	if s.hasToken && !publicPath(r.URL.Path) {
 		tok, ok := bearer(r.Header.Get("Authorization"))
 		switch {
 		case !ok:
-			return http.StatusUnauthorized, "missing token: send Authorization: Bearer <the token in rpc.token_file>"
+			return http.StatusUnauthorized, reasonNoToken, "missing token: send Authorization: Bearer <the token in rpc.token_file>"
 		case !s.tokenOK(tok):
-			return http.StatusUnauthorized, "wrong token"
+			return http.StatusUnauthorized, reasonWrongToken, "wrong token"
 		}
 	}
-	return 0, ""
+	return 0, "", ""
 }
 
 // publicPath reports whether a path is the status page or one of its static
@@ -78,15 +77,6 @@ func sameOrigin(r *http.Request) bool {
 	}
 	u, err := url.Parse(o)
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
-}
-
-// quote quotes a client-supplied value for a message or log line: escaped
-// (no forged log lines) and bounded.
-func quote(s string) string {
-	if len(s) > 100 {
-		s = s[:100] + "…"
-	}
-	return strconv.Quote(s)
 }
 
 // setSecurityHeaders keeps every answer out of other sites' frames and

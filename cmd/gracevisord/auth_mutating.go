@@ -20,20 +20,25 @@ const maxBody = 4 << 10
 // <img> cannot POST, and a fetch() from another origin that sets it needs a
 // CORS preflight we never answer. No endpoint takes parameters — programs
 // and paths come only from the config on disk — so any field is refused.
-// Every request that passes is logged with who made it, and its outcome.
+// Every request that passes is logged with who made it, and its outcome;
+// refusals go to the refusal log, at a bounded rate.
 func (a *api) mutating(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		who := peerOf(r).who
+		who, path := peerOf(r).who, clientStr(r.URL.Path)
 		if code, msg := jsonBodyProblem(w, r); code != 0 {
-			a.log.Warn("api request refused", "method", r.Method, "path", r.URL.Path, "from", who, "status", code, "reason", msg)
+			reason := reasonBody
+			if code == http.StatusUnsupportedMediaType {
+				reason = reasonContentType
+			}
+			a.refusalLog().refuse(r, code, reason, msg)
 			writeError(w, code, msg)
 			return
 		}
-		a.log.Info("api request", "method", r.Method, "path", r.URL.Path, "from", who)
+		a.log.Info("api request", "method", r.Method, "path", path, "from", who)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		start := time.Now()
 		h(rec, r)
-		a.log.Info("api request done", "method", r.Method, "path", r.URL.Path, "from", who,
+		a.log.Info("api request done", "method", r.Method, "path", path, "from", who,
 			"status", rec.code, "duration", time.Since(start).Round(time.Millisecond))
 	}
 }

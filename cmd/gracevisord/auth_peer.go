@@ -13,6 +13,9 @@ import (
 type peer struct {
 	unix bool   // connected through rpc.socket
 	who  string // "uid=1000 pid=4242" on the socket; the remote address on TCP
+	// source is who, for rate limits: "uid=1000" on the socket, the remote
+	// IP address on TCP (a client has many ports, but one address).
+	source string
 }
 
 type peerKey struct{}
@@ -21,18 +24,30 @@ type peerKey struct{}
 // once per connection. On the unix socket the kernel tells us the peer's
 // uid and pid (SO_PEERCRED); they cannot be forged by the client.
 func peerContext(ctx context.Context, c net.Conn) context.Context {
-	p := peer{who: c.RemoteAddr().String()}
+	if w, ok := c.(interface{ NetConn() net.Conn }); ok { // our limitConn (and tls.Conn)
+		c = w.NetConn()
+	}
+	p := tcpPeer(c.RemoteAddr().String())
 	if uc, ok := c.(*net.UnixConn); ok {
-		p = peer{unix: true, who: unixPeer(uc)}
+		p = unixPeer(uc)
 	}
 	return context.WithValue(ctx, peerKey{}, p)
 }
 
+func tcpPeer(remote string) peer {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	return peer{who: remote, source: host}
+}
+
 // unixPeer describes the process at the other end of a unix connection.
-func unixPeer(c *net.UnixConn) string {
+func unixPeer(c *net.UnixConn) peer {
+	unknown := peer{unix: true, who: "unix:unknown", source: "unix:unknown"}
 	raw, err := c.SyscallConn()
 	if err != nil {
-		return "unix:unknown"
+		return unknown
 	}
 	var (
 		cred    *unix.Ucred
@@ -41,9 +56,9 @@ func unixPeer(c *net.UnixConn) string {
 	if err := raw.Control(func(fd uintptr) {
 		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 	}); err != nil || credErr != nil {
-		return "unix:unknown"
+		return unknown
 	}
-	return fmt.Sprintf("uid=%d pid=%d", cred.Uid, cred.Pid)
+	return peer{unix: true, who: fmt.Sprintf("uid=%d pid=%d", cred.Uid, cred.Pid), source: fmt.Sprintf("uid=%d", cred.Uid)}
 }
 
 // peerOf returns who made the request. A request that did not come through
@@ -52,5 +67,5 @@ func peerOf(r *http.Request) peer {
 	if p, ok := r.Context().Value(peerKey{}).(peer); ok {
 		return p
 	}
-	return peer{who: r.RemoteAddr}
+	return tcpPeer(r.RemoteAddr)
 }

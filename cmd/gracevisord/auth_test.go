@@ -134,7 +134,7 @@ func TestUnixPeerNeedsNoToken(t *testing.T) {
 	h, _ := securedAPI(t)
 	hr := httptest.NewRequest("GET", "/api/v1/version", nil)
 	hr.Host = "whatever"
-	hr = hr.WithContext(context.WithValue(hr.Context(), peerKey{}, peer{unix: true, who: "uid=0 pid=1"}))
+	hr = hr.WithContext(context.WithValue(hr.Context(), peerKey{}, peer{unix: true, who: "uid=0 pid=1", source: "uid=0"}))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, hr)
 	if rec.Code != 200 {

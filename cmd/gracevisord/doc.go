@@ -10,8 +10,9 @@
 // about processes or sockets.
 //
 // Start-up order: config is loaded and validated (errors are printed, one per
-// line, before anything starts), the supervisor binds every external listener
-// and starts every app, and only then is the control API bound and served. On
+// line, before anything starts), the control API is bound (so that a bind
+// failure changes nothing), the supervisor binds every external listener and
+// starts every app, and only then is the control API served. On
 // SIGTERM/SIGINT or POST /api/v1/shutdown every app is stopped gracefully and
 // the daemon exits 0.
 package main

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/procs"
 )
@@ -31,12 +33,13 @@ type opsRuntime struct {
 }
 
 // startOps hooks the alert dispatcher into sup (before sup.Start) and
-// starts it and the statsd pusher; both read d's running config.
-func startOps(d *daemon, sup *procs.Supervisor, log *slog.Logger) *opsRuntime {
+// starts it and the statsd pusher; both read d's running config. extra
+// collectors are served on GET /metrics too.
+func startOps(d *daemon, sup *procs.Supervisor, log *slog.Logger, extra ...prometheus.Collector) *opsRuntime {
 	o := &opsRuntime{log: log, sd: newSDNotifier(), alertsDone: make(chan struct{}), statsdDone: make(chan struct{})}
 	o.alerts = newAlerter(log, d.alertsFor)
 	sup.SetEventHook(o.alerts.notify)
-	o.metrics = newMetricsHandler(sup, log, o.alerts.results)
+	o.metrics = newMetricsHandler(sup, log, append([]prometheus.Collector{o.alerts.results}, extra...)...)
 
 	actx, acancel := context.WithCancel(context.Background())
 	o.alertsCancel = acancel

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
-	"github.com/gracevisor/gracevisor/l4proxy"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -33,19 +32,23 @@ type runner struct {
 	sigs    chan os.Signal
 	updates sync.WaitGroup // SIGHUP updates in flight
 
+	refusals *refusalLog // refused API requests, logged at a bounded rate
+
 	shutdownReq chan struct{} // API asks to shut down; buffered, never closed
 	serveErr    chan error    // the API server stopped on its own
 	stopped     chan struct{} // closed once every app has stopped
 }
 
-// serve starts the supervisor and the control API and runs until a shutdown
-// signal or request. It returns an error if start-up or the API failed.
+// serve binds the control API, starts the supervisor, then serves the API
+// and runs until a shutdown signal or request. It returns an error if
+// start-up or the API failed.
+//
+// The API is bound before any app starts, so that a bind failure changes
+// nothing; it answers only once every app was started (connections made
+// meanwhile wait in the kernel's backlog), so its first answers never show
+// apps that were not started yet.
 func serve(dir string, cfg *config.Config, log *slog.Logger, sec *apiSecurity) error {
-	if n, err := l4proxy.RaiseFileLimit(); err != nil {
-		log.Warn("could not raise the open-file limit", "err", err)
-	} else {
-		log.Info("open-file limit", "nofile", n)
-	}
+	nofile := openFileLimit(log)
 	r := &runner{
 		log:         log,
 		sec:         sec,
@@ -58,23 +61,28 @@ func serve(dir string, cfg *config.Config, log *slog.Logger, sec *apiSecurity) e
 	signal.Notify(r.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(r.sigs)
 
+	lns, err := listenAPI(cfg.RPC)
+	if err != nil {
+		return fmt.Errorf("control API: %w", err)
+	}
+	maxConns := apiConnCap(cfg.RPC.MaxConnections, nofile)
+	lns = limitListeners(lns, maxConns)
+	r.refusals = newRefusalLog(log)
+	defer r.refusals.close() // after the API stopped: the last counts are logged
+
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r.sup = procs.New(cfg, log)
 	r.d = newDaemon(dir, cfg, r.sup, log)
-	r.ops = startOps(r.d, r.sup, log)
+	r.ops = startOps(r.d, r.sup, log, r.refusals.refused)
 	defer r.ops.stop() // after the apps have stopped: their last alerts still go out
 	if err := r.start(base); err != nil {
+		closeAll(lns)
 		r.stopApps()
 		if errors.Is(err, errStartInterrupted) {
 			return nil
 		}
 		return fmt.Errorf("start: %w", err)
-	}
-	lns, err := listenAPI(cfg.RPC)
-	if err != nil {
-		r.stopApps()
-		return fmt.Errorf("control API: %w", err)
 	}
 	srv := r.newServer(base)
 	var apiAddrs []string
@@ -85,7 +93,8 @@ func serve(dir string, cfg *config.Config, log *slog.Logger, sec *apiSecurity) e
 	if cfg.RPC.Socket != "" { // the listener's own address is the private name it was bound at
 		apiAddrs[len(apiAddrs)-1] = "unix:" + cfg.RPC.Socket
 	}
-	log.Info("gracevisord started", "version", version, "conf", cfg.File, "api", apiAddrs, "apps", len(cfg.Apps))
+	log.Info("gracevisord started", "version", version, "conf", cfg.File, "api", apiAddrs,
+		"api_max_connections", maxConns, "apps", len(cfg.Apps))
 	r.ops.notify(sdReady)
 
 	loopErr := r.loop(base)
@@ -162,14 +171,9 @@ func (r *runner) newServer(base context.Context) *http.Server {
 		stopped:         r.stopped,
 		sec:             r.sec,
 		metrics:         r.ops.metrics,
+		refusals:        r.refusals,
 	}
-	return &http.Server{
-		Handler:           a.handler(),
-		ConnContext:       peerContext, // who is calling, for the guard and the audit log
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
-		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
-	}
+	return newAPIServer(a.handler(), r.log, apiLimits{})
 }
 
 // requestShutdown is called by the API; safe for concurrent use.
