@@ -20,6 +20,8 @@ build:
 ## test: formatting, vet, then every test (and fuzz seed corpus) under the race detector
 test: lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	@# The portable (non-Linux) copy path, run on Linux through a build tag.
+	$(GO) test -race -count=1 -tags l4proxy_portable ./l4proxy/
 
 ## run: build, then run gracevisord in the foreground fronting the demo app on localhost:8080
 run: build

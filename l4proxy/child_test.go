@@ -66,7 +66,10 @@ func childProxy() error {
 		if err != nil {
 			return err
 		}
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: limit, Max: limit}); err != nil {
+		var lim syscall.Rlimit
+		setRlim(&lim.Cur, limit)
+		setRlim(&lim.Max, limit)
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 			return fmt.Errorf("set limit: %w", err)
 		}
 	}
@@ -125,7 +128,7 @@ func childRaise() error {
 		return err
 	}
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	if got != hard || lim.Cur != hard {
+	if got != uint64(hard) || lim.Cur != hard {
 		return fmt.Errorf("RaiseFileLimit = %d, soft now %d, want hard limit %d", got, lim.Cur, hard)
 	}
 	return nil
@@ -189,3 +192,7 @@ func (c *child) stop() (active, accepted, acceptErrs int, err error) {
 	}
 	return active, accepted, acceptErrs, nil
 }
+
+// setRlim sets one field of a syscall.Rlimit, whose type differs between
+// systems.
+func setRlim[T int64 | uint64](dst *T, v uint64) { *dst = T(v) }

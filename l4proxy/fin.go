@@ -3,21 +3,19 @@ package l4proxy
 import (
 	"net"
 	"sync"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // finWatch enforces FinTimeout on a half-closed link: every FinTimeout it
-// reads the kernel's byte counters (TCP_INFO) of the direction still
-// running, and aborts the link if no byte moved since the last look. The
-// counters make progress visible without wrapping the connections or
-// setting deadlines on them. The first look only takes the baseline, so
+// reads the progress of the direction still running (on Linux the kernel's
+// byte counters, TCP_INFO; elsewhere the bytes the copy moved), and aborts
+// the link if nothing moved since the last look. The counters make progress
+// visible without setting deadlines on the connections. The first look only takes the baseline, so
 // the many links that close soon after a half-close cost no system call.
 type finWatch struct {
 	l        *link
-	src, dst net.Conn // the direction still running
+	dir      int      // the direction still running
+	src, dst net.Conn // its sockets
 	every    time.Duration
 	mu       sync.Mutex
 	timer    *time.Timer
@@ -28,7 +26,7 @@ type finWatch struct {
 
 // watchFin starts watching direction dir of l.
 func watchFin(l *link, dir int, every time.Duration) *finWatch {
-	w := &finWatch{l: l, src: l.backend, dst: l.client, every: every}
+	w := &finWatch{l: l, dir: dir, src: l.backend, dst: l.client, every: every}
 	if dir == toBackend {
 		w.src, w.dst = l.client, l.backend
 	}
@@ -63,37 +61,4 @@ func (w *finWatch) stop() {
 	defer w.mu.Unlock()
 	w.stopped = true
 	w.timer.Stop()
-}
-
-// progress is bytes received on src plus bytes acknowledged on dst: it
-// grows while the peer sends, and while the other peer reads.
-func (w *finWatch) progress() uint64 {
-	return tcpInfo(w.src).Bytes_received + tcpInfo(w.dst).Bytes_acked
-}
-
-// tcpInfo returns c's TCP_INFO, or zeros if it cannot be read.
-func tcpInfo(c net.Conn) (info unix.TCPInfo) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return info
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return info
-	}
-	rc.Control(func(fd uintptr) {
-		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-			info = *ti
-		}
-	})
-	return info
-}
-
-// ackedBytes returns how many bytes c's peer has acknowledged, if the
-// system tells.
-func ackedBytes(c net.Conn) (uint64, bool) {
-	if _, ok := c.(syscall.Conn); !ok {
-		return 0, false
-	}
-	return tcpInfo(c).Bytes_acked, true
 }

@@ -2,9 +2,7 @@ package l4proxy
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"syscall"
 	"time"
 )
 
@@ -14,10 +12,13 @@ import (
 // per accept on keepalive (net.Listen's listener spends four). Prefer it to
 // net.Listen; the listener behaves like a *net.TCPListener otherwise.
 func (p *Proxy) Listen(ctx context.Context, addr string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAlive: -1, Control: p.setListenerKeepAlive}
+	lc := p.listenConfig()
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err // a *net.OpError: it names the address already
+	}
+	if !listenerKeepAlive {
+		return ln, nil // Go sets keepalive on each accepted socket
 	}
 	return keepAliveListener{ln.(*net.TCPListener)}, nil
 }
@@ -31,34 +32,6 @@ func (p *Proxy) clientKeepAlive() time.Duration {
 		return DefaultKeepAlive
 	}
 	return p.KeepAlive
-}
-
-// setListenerKeepAlive is a net.ListenConfig.Control function.
-func (p *Proxy) setListenerKeepAlive(_, _ string, rc syscall.RawConn) error {
-	ka := p.clientKeepAlive()
-	if ka < 0 {
-		return nil // accepted sockets start with keepalive off
-	}
-	secs := max(1, int((ka+time.Second-1)/time.Second))
-	var err error
-	cerr := rc.Control(func(fd uintptr) {
-		for _, o := range [...]struct{ level, opt, val int }{
-			{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
-			{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, secs},
-			{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, secs},
-		} {
-			if err == nil {
-				err = syscall.SetsockoptInt(int(fd), o.level, o.opt, o.val)
-			}
-		}
-	})
-	if cerr != nil {
-		return cerr
-	}
-	if err != nil {
-		return fmt.Errorf("set keepalive: %w", err)
-	}
-	return nil
 }
 
 // setClientKeepAlive applies a non-zero KeepAlive to a connection accepted

@@ -1,3 +1,5 @@
+//go:build !l4proxy_portable
+
 package l4proxy
 
 import (

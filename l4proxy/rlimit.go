@@ -17,11 +17,11 @@ func RaiseFileLimit() (uint64, error) {
 		return 0, fmt.Errorf("get file limit: %w", err)
 	}
 	if lim.Cur >= lim.Max {
-		return lim.Cur, nil
+		return uint64(lim.Cur), nil
 	}
 	lim.Cur = lim.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, fmt.Errorf("raise file limit to %d: %w", lim.Max, err)
 	}
-	return lim.Cur, nil
+	return uint64(lim.Cur), nil
 }

@@ -1,7 +1,6 @@
 package l4proxy
 
 import (
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,9 @@ type link struct {
 	guard   writeGuard // progress timeout on writes to the client
 	wg      sync.WaitGroup
 	aborted atomic.Bool
+	// moved[d] counts the bytes direction d copied, where the copy does not
+	// splice (the fin watch's progress on systems without TCP_INFO).
+	moved [2]atomic.Uint64
 	// eof[d] is set once direction d ended with a clean EOF, so its
 	// receiver has every byte (the half-close follows).
 	eof [2]atomic.Bool
@@ -62,7 +64,7 @@ func copyToClient(l *link) {
 // (a reset on either side, a write that made no progress for the guard's
 // timeout, or the fin timeout closing the sockets) aborts the whole link.
 func (l *link) pump(dir int, dst, src net.Conn, guard *writeGuard, bytes *atomic.Uint64) {
-	n, err := copyConn(dst, src, guard)
+	n, err := l.copyConn(dir, dst, src, guard)
 	bytes.Add(uint64(n))
 	if err != nil {
 		l.abort()
@@ -76,16 +78,6 @@ func (l *link) pump(dir int, dst, src net.Conn, guard *writeGuard, bytes *atomic
 	if fin := l.p.finTimeout(); fin > 0 {
 		l.fin = watchFin(l, 1-dir, fin) // only the first direction to end gets here
 	}
-}
-
-// copyConn copies src to dst until src's EOF (nil) or an error. Sockets go
-// through a stream (splice on Linux, pipes only while bytes move); anything
-// else through io.Copy, without the write guard.
-func copyConn(dst, src net.Conn, guard *writeGuard) (int64, error) {
-	if s, ok := newStream(dst, src, guard); ok {
-		return s.run()
-	}
-	return io.Copy(dst, src)
 }
 
 // abort closes both sockets once. A side is reset (SO_LINGER 0) unless the

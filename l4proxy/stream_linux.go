@@ -1,10 +1,11 @@
+//go:build !l4proxy_portable
+
 package l4proxy
 
 import (
 	"errors"
 	"net"
 	"os"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -169,15 +170,7 @@ func (p *pipe) out(fd int) (int, error) {
 func (p *pipe) pending() int { return p.buffered }
 func (p *pipe) release()     { pipes.put(p) }
 
-// buffer is the fallback carrier: a user-space copy.
-type buffer struct {
-	b          []byte
-	start, end int
-}
-
-const bufferSize = 32 << 10
-
-var bufs = sync.Pool{New: func() any { return &buffer{b: make([]byte, bufferSize)} }}
+// A buffer (copy.go) is the fallback carrier: a user-space copy.
 
 func (b *buffer) in(fd int) (int, error) {
 	n, err := retryEINTR(func() (int, error) { return unix.Read(fd, b.b) })
