@@ -12,6 +12,7 @@ import (
 
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/l4proxy"
+	"github.com/gracevisor/gracevisor/ports"
 )
 
 // ErrStopped is wrapped by a start or reload that was cut short because the
@@ -29,7 +30,7 @@ type app struct {
 	name     string
 	d        *deps
 	timing   timing
-	ports    *portPool // the supervisor's
+	ports    *ports.Allocator // the supervisor's
 	logger   *slog.Logger
 	inbox    chan func()
 	dead     chan struct{}  // closed when appLoop stops taking functions

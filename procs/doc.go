@@ -53,6 +53,6 @@
 // file has a bounded queue written by its own goroutine, so a hung disk
 // blocks neither the app nor its stop (see logFile).
 //
-// Internal ports come from a portPool, which keeps ports held by instances
-// of an older port_range off-limits after the range changes.
+// Internal ports come from a ports.Allocator, which keeps ports held by
+// instances of an older port_range off-limits after the range changes.
 package procs

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/ports"
 )
 
 // testBinary is the running test binary, which doubles as the app.
@@ -78,7 +79,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // testPorts is a range above the ephemeral ports of most test machines.
-func testPorts() *portPool { return newPortPool(21000, 23000) }
+func testPorts() *ports.Allocator { return ports.New(21000, 23000) }
 
 // eventually polls cond every 10 ms until it holds or d passes.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {

@@ -3,6 +3,7 @@ package procs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os/exec"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/ports"
 )
 
 var (
@@ -45,7 +47,7 @@ type instance struct {
 	cmd      *exec.Cmd
 	stdout   *lineWriter
 	stderr   *lineWriter
-	ports    *portPool
+	ports    *ports.Allocator
 	logFiles *logFiles
 
 	mu    sync.Mutex
@@ -58,14 +60,14 @@ type instance struct {
 
 // startInstance acquires a port and starts cfg's command on it. The
 // instance is STARTING; a goroutine reaps it when it exits.
-func startInstance(d *deps, pool *portPool, cfg *config.App) (*instance, error) {
-	port, err := pool.acquire(cfg.InternalHost)
+func startInstance(d *deps, pool *ports.Allocator, cfg *config.App) (*instance, error) {
+	port, err := pool.Acquire(cfg.InternalHost)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("acquire port: %w", err)
 	}
 	cmd, err := buildCommand(cfg, port)
 	if err != nil {
-		pool.release(port)
+		pool.Release(port)
 		return nil, err
 	}
 	in := &instance{
@@ -129,7 +131,7 @@ func waitExitNoReap(pid int) {
 func (in *instance) releaseResources() {
 	in.logFiles.release(in.stdout.file)
 	in.logFiles.release(in.stderr.file)
-	in.ports.release(in.port)
+	in.ports.Release(in.port)
 }
 
 // signal sends sig to the instance's process group unless it has exited.

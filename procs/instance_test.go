@@ -17,7 +17,7 @@ import (
 )
 
 // startTestInstance starts app's instance and makes sure it is gone at cleanup.
-func startTestInstance(t *testing.T, d *deps, pool *portPool, app *config.App) *instance {
+func startTestInstance(t *testing.T, d *deps, pool *ports.Allocator, app *config.App) *instance {
 	t.Helper()
 	in, err := startInstance(d, pool, app)
 	if err != nil {
@@ -64,7 +64,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	if in.getState() != InstExited || in.exitErr != nil {
 		t.Fatalf("after stop: state %s, exit %v", in.getState(), in.exitErr)
 	}
-	if alloc.held() != 0 {
+	if alloc.Held() != 0 {
 		t.Errorf("port still held after exit")
 	}
 	out := readFile(t, app.Stdout.Path)
@@ -297,7 +297,7 @@ func TestStartFailures(t *testing.T) {
 		t.Errorf("missing binary: %v", err)
 	}
 	app = testApp(t, "full", modeHTTP)
-	if _, err := startInstance(d, newPortPool(1, 1), &app); !errors.Is(err, ports.ErrExhausted) {
+	if _, err := startInstance(d, ports.New(1, 1), &app); !errors.Is(err, ports.ErrExhausted) {
 		t.Errorf("empty port range: %v", err)
 	}
 	app.User = "no-such-user-here"

@@ -276,30 +276,6 @@ func TestPortRangeChangeKeepsHeldPorts(t *testing.T) {
 	}
 }
 
-func TestPortPoolAcrossRanges(t *testing.T) {
-	p := freePorts(t, 3)
-	pool := newPortPool(p, p+1)
-	first, err := pool.acquire("127.0.0.1")
-	if err != nil || first != p {
-		t.Fatalf("acquire = %d, %v", first, err)
-	}
-	pool.setRange(p, p+2)
-	second, err := pool.acquire("127.0.0.1")
-	if err != nil || second != p+1 {
-		t.Fatalf("after the range change: %d, %v; want %d", second, err, p+1)
-	}
-	if _, err := pool.acquire("127.0.0.1"); !errors.Is(err, ports.ErrExhausted) {
-		t.Fatalf("third acquire: %v, want exhausted", err)
-	}
-	pool.release(first) // frees it in both allocators
-	if again, err := pool.acquire("127.0.0.1"); err != nil || again != p {
-		t.Fatalf("after release: %d, %v; want %d", again, err, p)
-	}
-	if pool.held() != 2 {
-		t.Errorf("held %d, want 2", pool.held())
-	}
-}
-
 // Risk 7: shutdown does not wait drain_timeout for an idle keep-alive
 // client; the app closes it itself on stop_signal.
 func TestShutdownDoesNotWaitForIdleKeepAlive(t *testing.T) {

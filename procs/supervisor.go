@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/ports"
 )
 
 // Supervisor runs every app of a config: its instances and its external
@@ -18,7 +19,7 @@ type Supervisor struct {
 	logger *slog.Logger
 	timing timing
 	d      *deps
-	ports  *portPool
+	ports  *ports.Allocator // internal ports; its range follows port_range
 
 	opMu sync.Mutex // serializes Start, Update and Shutdown
 
@@ -47,7 +48,7 @@ func New(cfg *config.Config, logger *slog.Logger) *Supervisor {
 		timing: defaultTiming,
 		d:      &deps{logs: newLogFiles(logger), logger: logger},
 		cfg:    cfg,
-		ports:  newPortPool(cfg.PortRange.From, cfg.PortRange.To),
+		ports:  ports.New(cfg.PortRange.From, cfg.PortRange.To),
 		apps:   make(map[string]*app),
 	}
 }

@@ -36,7 +36,7 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 	}
 	s.adds = additions(cfg, ch.Added)
 	if old.PortRange != cfg.PortRange {
-		s.ports.setRange(cfg.PortRange.From, cfg.PortRange.To)
+		s.ports.SetRange(cfg.PortRange.From, cfg.PortRange.To)
 	}
 	var gone []*app
 	for _, name := range ch.Removed {
