@@ -59,11 +59,11 @@ func testApp(t *testing.T, name, mode string, env ...string) config.App {
 	}
 }
 
-// testDeps returns deps whose spawner is closed at cleanup.
+// testDeps returns deps with the real system, closed at cleanup.
 func testDeps(t *testing.T) *deps {
 	t.Helper()
-	d := &deps{spawner: newSpawner(), logs: newLogFiles(testLogger(t)), logger: testLogger(t)}
-	t.Cleanup(d.spawner.close)
+	d := &deps{sys: newRealSystem(), logs: newLogFiles(testLogger(t)), logger: testLogger(t), timing: testTiming}
+	t.Cleanup(d.sys.close)
 	return d
 }
 

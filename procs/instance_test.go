@@ -30,7 +30,7 @@ func startTestInstance(t *testing.T, d *deps, pool *ports.Allocator, app *config
 func waitTestReady(t *testing.T, in *instance) {
 	t.Helper()
 	p := newProber(in.cfg.InternalHost, in.port, in.cfg.Healthcheck, time.Second)
-	if _, err := p.waitReady(context.Background(), in.exited, 10*time.Second); err != nil {
+	if _, err := waitReady(context.Background(), p.probeAddr, in.exited, 10*time.Second, readyPollInterval); err != nil {
 		t.Fatalf("ready: %v", err)
 	}
 }
@@ -61,8 +61,8 @@ func TestInstanceLifecycle(t *testing.T) {
 	}
 
 	in.stop(context.Background(), syscall.SIGTERM, 5*time.Second)
-	if in.getState() != InstExited || in.exitErr != nil {
-		t.Fatalf("after stop: state %s, exit %v", in.getState(), in.exitErr)
+	if !in.hasExited() || in.exitErr != nil {
+		t.Fatalf("after stop: exited %v, exit %v", in.hasExited(), in.exitErr)
 	}
 	if alloc.Held() != 0 {
 		t.Errorf("port still held after exit")
@@ -81,7 +81,7 @@ func TestInstanceCrashAtStart(t *testing.T) {
 	app := testApp(t, "crash", modeCrash)
 	in := startTestInstance(t, d, alloc, &app)
 	p := newProber(app.InternalHost, in.port, app.Healthcheck, time.Second)
-	_, err := p.waitReady(context.Background(), in.exited, 10*time.Second)
+	_, err := waitReady(context.Background(), p.probeAddr, in.exited, 10*time.Second, readyPollInterval)
 	if !errors.Is(err, errExitedEarly) {
 		t.Fatalf("waitReady = %v, want errExitedEarly", err)
 	}
@@ -100,7 +100,7 @@ func TestInstanceStartTimeout(t *testing.T) {
 	in := startTestInstance(t, d, alloc, &app)
 	p := newProber(app.InternalHost, in.port, "", time.Second)
 	begin := time.Now()
-	_, err := p.waitReady(context.Background(), in.exited, 300*time.Millisecond)
+	_, err := waitReady(context.Background(), p.probeAddr, in.exited, 300*time.Millisecond, readyPollInterval)
 	if !errors.Is(err, errStartTimeout) {
 		t.Fatalf("waitReady = %v, want errStartTimeout", err)
 	}

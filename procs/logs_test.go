@@ -73,7 +73,7 @@ func TestUnwritableLogKeepsAppRunning(t *testing.T) {
 	app.Stdout.Path = filepath.Join(notDir, "out.log")
 	var logs syncBuffer
 	s := New(testConfig(app), slog.New(slog.NewTextHandler(&logs, nil)))
-	s.timing = testTiming
+	s.d.timing = testTiming
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,21 +17,18 @@ import (
 	"github.com/gracevisor/gracevisor/ports"
 )
 
-// The app loop: start after stop, an exit racing readiness, status of a
-// busy loop, health checkers, the backend address, shutdown.
+// The app loop: start after stop, the backend address, ports running out,
+// shutdown. (Races of the loop are in lifecycle_test.go, with a fake OS.)
 
-// onLoop runs fn on the app's loop and waits for it.
-func onLoop(t *testing.T, s *Supervisor, name string, fn func(a *app)) {
+// viewOf is the app's last status snapshot, with what the loop published
+// beside it.
+func viewOf(t *testing.T, s *Supervisor, name string) *statusView {
 	t.Helper()
 	a, err := s.lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := a.request(ctx, func(r chan<- outcome) { fn(a); r <- outcome{} }); err != nil {
-		t.Fatalf("on %s's loop: %v", name, err)
-	}
+	return a.view.Load()
 }
 
 func waitState(t *testing.T, s *Supervisor, name string, want AppState) {
@@ -92,37 +88,6 @@ func TestStartAfterStopHoldsClients(t *testing.T) {
 	}
 }
 
-// An exit handled before a "ready" report that came from a probe
-// just before the exit must not make the dead instance serve.
-func TestExitReportedBeforeReadyIsNotAdopted(t *testing.T) {
-	web, gate := gatedApp(t, "web")
-	os.Remove(gate)
-	s := New(testConfig(web), testLogger(t))
-	s.timing = testTiming
-	startInBackground(t, s)
-	eventually(t, 10*time.Second, "STARTING", func() bool {
-		st, err := s.Status("web")
-		return err == nil && st[0].State == AppStarting
-	})
-	var adopted bool
-	onLoop(t, s, "web", func(a *app) {
-		in := a.attempt.in
-		in.signal(syscall.SIGKILL)
-		<-in.exited
-		a.onExit(in)           // the exit comes first …
-		a.onReady(in, "", nil) // … then a probe that passed just before it
-		adopted = a.serving != nil && a.serving.in == in
-	})
-	if adopted {
-		t.Fatal("a dead instance was adopted")
-	}
-	os.WriteFile(gate, nil, 0o644)
-	waitState(t, s, "web", AppRunning)
-	if pid, err := ask(t, s, "web"); err != nil || pid == 0 {
-		t.Errorf("after the restart: %d %v", pid, err)
-	}
-}
-
 // Shutdown does not wait drain_timeout for an idle keep-alive
 // client; the app closes it itself on stop_signal.
 func TestShutdownDoesNotWaitForIdleKeepAlive(t *testing.T) {
@@ -150,37 +115,6 @@ func TestShutdownDoesNotWaitForIdleKeepAlive(t *testing.T) {
 	}
 }
 
-// Status and metrics do not wait for a busy loop.
-func TestStatusDoesNotWaitForBusyLoop(t *testing.T) {
-	s := startSupervisor(t, testApp(t, "web", modeHTTP))
-	pid := servingPID(t, s, "web")
-	a, _ := s.lookup("web")
-	release := make(chan struct{})
-	defer close(release)
-	a.post(func() { <-release }) // a slow step (resolving a host, forking …)
-	done := make(chan AppStatus, 1)
-	go func() {
-		st, _ := s.Status("web")
-		_, _ = s.Metrics("web")
-		done <- st[0]
-	}()
-	select {
-	case st := <-done:
-		if st.State != AppRunning || len(st.Instances) != 1 || st.Instances[0].PID != pid {
-			t.Errorf("status %+v", st)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("status waited for the busy loop")
-	}
-}
-
-// Restarting health checks of a member ends the earlier ones.
-func TestHealthChecksAreNotDoubled(t *testing.T) {
-	s := startSupervisor(t, testApp(t, "web", modeHTTP))
-	onLoop(t, s, "web", func(a *app) { a.watchHealth(a.serving) })
-	eventually(t, 3*time.Second, "one health checker", func() bool { return countGoroutines("procs.watchHealth(") == 1 })
-}
-
 func countGoroutines(fn string) int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
@@ -199,8 +133,7 @@ func TestBackendIsTheReachedIP(t *testing.T) {
 	web := testApp(t, "web", modeHTTP)
 	web.InternalHost = "localhost"
 	s := startSupervisor(t, web)
-	var addr string
-	onLoop(t, s, "web", func(a *app) { addr = a.serving.backend.Addr() })
+	addr := viewOf(t, s, "web").backends[0].Addr()
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil || ap.Addr() != netip.MustParseAddr("127.0.0.1") || int(ap.Port()) != status(t, s, "web").Instances[0].Port {
 		t.Errorf("backend address %q (%v); want 127.0.0.1 and the instance's port", addr, err)
@@ -218,7 +151,7 @@ func TestReloadWithPortsExhausted(t *testing.T) {
 	cfg := testConfig(app)
 	cfg.PortRange.From, cfg.PortRange.To = p, p+1
 	s := New(cfg, testLogger(t))
-	s.timing = testTiming
+	s.d.timing = testTiming
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

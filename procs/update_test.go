@@ -26,9 +26,7 @@ func TestUpdateWhileStartingAppliesNewConfig(t *testing.T) {
 	updated := make(chan error, 1)
 	go func() { _, err := s.Update(context.Background(), testConfig(changed)); updated <- err }()
 	eventually(t, 5*time.Second, "the update to reach the app", func() bool {
-		var got bool
-		onLoop(t, s, "web", func(x *app) { got = slices.Contains(x.cfg.Environment, "EXTRA=new") })
-		return got
+		return viewOf(t, s, "web").queued > 0 // the reload waits for the start in flight
 	})
 	os.WriteFile(gate, nil, 0o644)
 	if err := <-started; err != nil {
@@ -145,7 +143,7 @@ func TestPortRangeChangeKeepsHeldPorts(t *testing.T) {
 	cfg := testConfig(slow)
 	cfg.PortRange.From, cfg.PortRange.To = p, p+1
 	s := New(cfg, testLogger(t))
-	s.timing = testTiming
+	s.d.timing = testTiming
 	stopStart := startInBackground(t, s)
 	eventually(t, 10*time.Second, "STARTING", func() bool {
 		st, err := s.Status("slow")
