@@ -43,7 +43,6 @@ func (a *app) launch() {
 	}
 	ctx, cancel := context.WithCancel(a.abort)
 	at.in, at.cancel = in, cancel
-	in.backend = l4proxy.NewBackend(net.JoinHostPort(cfg.InternalHost, strconv.Itoa(in.port)))
 	a.wg.Add(2)
 	go watchExit(a, in)
 	go watchReady(a, ctx, in, a.d.sys.prober(&cfg, in.port))
@@ -65,9 +64,10 @@ func (a *app) onReady(in *instance, reached string, err error) {
 		a.tryFailed(in, fmt.Errorf("pid %d on port %d: %w", in.pid, in.port, err))
 		return
 	}
-	if reached != "" {
-		in.backend = l4proxy.NewBackend(reached) // nothing was sent to the first one yet
+	if reached == "" {
+		reached = net.JoinHostPort(in.cfg.InternalHost, strconv.Itoa(in.port))
 	}
+	in.backend = l4proxy.NewBackend(reached) // its only one: every front that serves it uses it
 	a.adopt(at)
 }
 

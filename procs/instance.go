@@ -53,8 +53,9 @@ type instance struct {
 
 	// ---- owned by the app's loop ----
 	state InstanceState
-	// backend is where the proxy sends the instance's clients: one per
-	// instance, even when an address change makes two fronts use it.
+	// backend is where the proxies send the instance's clients, made when
+	// it is ready (nil before): one per instance, even when an address
+	// change makes two fronts use it.
 	backend *l4proxy.Backend
 }
 
