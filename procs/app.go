@@ -50,9 +50,9 @@ type app struct {
 	retired     map[*instance]bool // draining, stopping or discarded instances
 	queued      []waiter           // reloads asked for while an attempt was in flight
 	stopWaiters []chan struct{}
-	failures    int         // consecutive failed starts (and short runs)
-	adopted     int         // instances that ever became serving
-	retry       *time.Timer // the wait before the attempt's next try, or nil
+	failures    int        // consecutive failed starts (and short runs)
+	adopted     int        // instances that ever became serving
+	retry       retryTimer // the wait before the attempt's next try
 	state       AppState
 	since       time.Time
 	lastErr     string
@@ -153,8 +153,8 @@ func appLoop(a *app) {
 		select {
 		case m := <-a.inbox:
 			a.handle(m)
-		case <-a.retryC():
-			a.retry = nil
+		case <-a.retry.c():
+			a.retry.t = nil
 			a.launch()
 		}
 		a.refresh()
@@ -254,7 +254,7 @@ func (a *app) snapshot() *statusView {
 	v := &statusView{st: AppStatus{
 		Name: a.name, State: a.state, External: a.front.addr(), Restarts: max(a.adopted-1, 0),
 		Since: a.since, LastError: a.lastErr, Instances: []InstanceStatus{},
-	}, metrics: a.metricsSnapshot(), traffic: a.traffic.clone(), queued: len(a.queued)}
+	}, metrics: a.counters.snapshot(), traffic: a.traffic.clone(), queued: len(a.queued)}
 	add := func(in *instance) {
 		is := InstanceStatus{PID: in.pid, Port: in.port, State: in.state, StartedAt: in.startedAt}
 		if in.backend != nil {
@@ -276,12 +276,4 @@ func (a *app) snapshot() *statusView {
 		add(in)
 	}
 	return v
-}
-
-// retryC is the retry timer's channel, nil (never ready) without one.
-func (a *app) retryC() <-chan time.Time {
-	if a.retry == nil {
-		return nil
-	}
-	return a.retry.C
 }

@@ -96,7 +96,7 @@ func (a *app) tryFailed(in *instance, err error) {
 		return
 	}
 	a.answer(at, outcome{err: err}, true)
-	a.armRetry(a.d.timing.backoff(n))
+	a.retry.arm(a.d.timing.backoff(n))
 }
 
 // giveUp ends the attempt with err: a failed reload leaves the old instance
@@ -123,7 +123,7 @@ func (a *app) giveUp(err error) {
 func (a *app) finish(o outcome) {
 	at := a.attempt
 	a.attempt = nil
-	a.stopRetry()
+	a.retry.stop()
 	if at.front != nil { // never served (adopt takes a served one): nobody accepted there
 		_ = at.front.ln.Close()
 	}
@@ -162,14 +162,26 @@ func (a *app) answer(at *attempt, o outcome, onlyFirst bool) {
 	at.waiters = keep
 }
 
-func (a *app) armRetry(d time.Duration) {
-	a.stopRetry()
-	a.retry = time.NewTimer(d)
+// retryTimer is the wait before an attempt's next try; the zero value
+// waits for nothing.
+type retryTimer struct{ t *time.Timer }
+
+func (r *retryTimer) arm(d time.Duration) {
+	r.stop()
+	r.t = time.NewTimer(d)
 }
 
-func (a *app) stopRetry() {
-	if a.retry != nil {
-		a.retry.Stop()
+func (r *retryTimer) stop() {
+	if r.t != nil {
+		r.t.Stop()
 	}
-	a.retry = nil
+	r.t = nil
+}
+
+// c is the timer's channel, nil (never ready) when none is armed.
+func (r *retryTimer) c() <-chan time.Time {
+	if r.t == nil {
+		return nil
+	}
+	return r.t.C
 }

@@ -25,10 +25,10 @@
 // loop). Nothing else writes it. Callers send it typed requests with a
 // reply channel (startReq, reloadReq, updateReq, stopReq, terminateReq);
 // helper goroutines report facts as typed messages (exited, ready,
-// probeFailed, drained, frontClosed) and the loop records them (see
+// probeFailed, stopping, frontClosed) and the loop records them (see
 // messages.go). No function is ever sent to the loop. Helpers are named
 // goroutines that each wait for one thing: watchReady, watchExit,
-// watchHealth, drainAndStop, stopInstance, serveFront, retireFront; the
+// watchHealth, drainAndStop, serveFront, retireFront; the
 // loop tracks them in a WaitGroup and ends only after they have. An
 // instance's process is reaped by waitInstance, which closes the
 // instance's exited channel; that and exitErr are the only instance fields

@@ -51,9 +51,9 @@ type (
 		err    error
 		inARow int
 	}
-	// drained: a retired instance's connections are gone (or drain_timeout
-	// passed, or the app is terminated); it gets stop_signal now.
-	drained struct{ in *instance }
+	// stopping: a retired or dismissed instance is done draining (or never
+	// served); it gets its stop signal now.
+	stopping struct{ in *instance }
 	// frontClosed: a retired front's proxy has shut down.
 	frontClosed struct{ f *front }
 )
@@ -66,7 +66,7 @@ func (terminateReq) isMessage() {}
 func (exited) isMessage()       {}
 func (ready) isMessage()        {}
 func (probeFailed) isMessage()  {}
-func (drained) isMessage()      {}
+func (stopping) isMessage()     {}
 func (frontClosed) isMessage()  {}
 
 // handle runs one message on the loop.
@@ -89,8 +89,8 @@ func (a *app) handle(m message) {
 		a.onReady(m.in, m.reached, m.err)
 	case probeFailed:
 		a.onProbeFailed(m.in, m.err, m.inARow)
-	case drained:
-		a.onDrained(m.in)
+	case stopping:
+		a.onStopping(m.in)
 	case frontClosed:
 		a.traffic.closed(m.f)
 	}

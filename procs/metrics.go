@@ -104,9 +104,8 @@ func (a *app) metrics() (AppMetrics, error) {
 	return m, nil
 }
 
-// metricsSnapshot is the loop-owned counters; it runs on appLoop.
-func (a *app) metricsSnapshot() AppMetrics {
-	c := &a.counters
+// snapshot is the counters as metrics; it runs on appLoop.
+func (c *counters) snapshot() AppMetrics {
 	return AppMetrics{
 		Crashes:             c.crashes,
 		Restarts:            c.restarts,

@@ -2,7 +2,6 @@ package procs
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/gracevisor/gracevisor/config"
 )
@@ -18,11 +17,11 @@ func (a *app) doStart(w waiter) {
 	case a.terminating():
 		a.send(w.reply, outcome{err: fmt.Errorf("start %s: %w", a.name, ErrStopped)})
 	case a.serving != nil:
-		a.send(w.reply, outcome{res: a.result(a.serving, time.Time{})})
+		a.send(w.reply, outcome{res: ReloadResult{App: a.name, PID: a.serving.in.pid, Port: a.serving.in.port}})
 	case a.attempt != nil:
 		a.attempt.waiters = append(a.attempt.waiters, w)
 		if a.attempt.in == nil {
-			a.stopRetry()
+			a.retry.stop()
 			a.launch()
 		}
 	default:
@@ -69,7 +68,7 @@ func (a *app) doUpdate(cfg config.App, w waiter) {
 // done (if not nil) is closed when no instance is left.
 func (a *app) doStop(done chan struct{}) {
 	a.want = false
-	a.stopRetry()
+	a.retry.stop()
 	stopped := outcome{err: fmt.Errorf("%s: %w", a.name, ErrStopped)}
 	if at := a.attempt; at != nil {
 		if at.in != nil {
@@ -101,13 +100,4 @@ func (a *app) doTerminate() {
 	}
 	_ = a.front.ln.Close() // stop accepting first
 	a.doStop(nil)
-}
-
-// result describes the serving member for a caller.
-func (a *app) result(m *member, begun time.Time) ReloadResult {
-	r := ReloadResult{App: a.name, PID: m.in.pid, Port: m.in.port}
-	if !begun.IsZero() {
-		r.DurationMS = float64(time.Since(begun).Microseconds()) / 1000
-	}
-	return r
 }

@@ -3,6 +3,7 @@ package procs
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"time"
 )
 
@@ -83,11 +84,11 @@ func (a *app) retire(m *member) {
 	m.in.state = InstDraining
 	a.retired[m.in] = true
 	a.wg.Add(1)
-	go drainAndStop(a, m.in, m.in.backend)
+	go drainAndStop(a, m.in, m.in.backend, m.in.cfg.StopSignal)
 }
 
-// onDrained records that a retired instance is being stopped.
-func (a *app) onDrained(in *instance) {
+// onStopping records that a retired instance is being stopped.
+func (a *app) onStopping(in *instance) {
 	if a.retired[in] {
 		in.state = InstStopping
 	}
@@ -102,7 +103,11 @@ func (a *app) discard(in *instance, graceful bool) {
 	in.state = InstStopping
 	a.retired[in] = true
 	a.wg.Add(1)
-	go stopInstance(a, in, graceful)
+	sig := syscall.SIGKILL // its start failed
+	if graceful {          // dismissed (stop during start)
+		sig = in.cfg.StopSignal
+	}
+	go drainAndStop(a, in, nil, sig)
 }
 
 // onExit handles the exit of any instance of the app. Connections still
@@ -157,7 +162,7 @@ func (a *app) crashed() {
 		a.giveUp(fmt.Errorf("%d short runs or failed starts in a row, last: %w", a.failures, err))
 		return
 	}
-	a.armRetry(a.d.timing.backoff(a.failures))
+	a.retry.arm(a.d.timing.backoff(a.failures))
 }
 
 // onProbeFailed counts a failed health check of the serving instance and

@@ -57,11 +57,18 @@ func watchHealth(a *app, ctx context.Context, in *instance, check probe) {
 	}
 }
 
-// drainAndStop waits until the retired instance has no connection left
-// (or drain_timeout passes, 0 = no limit, or the app is terminated), then
-// stops it. b, its backend, counts the links of every front that used it.
-func drainAndStop(a *app, in *instance, b *l4proxy.Backend) {
+// drainAndStop waits until b, the retired instance's backend, which counts
+// the links of every front that used it, has no connection left (nil: the
+// instance never served, there is nothing to wait for), or drain_timeout
+// passes (0 = no limit), or the app is terminated; then it stops the
+// instance with sig (stop_signal; SIGKILL for a failed start) and SIGKILL
+// after stop_timeout.
+func drainAndStop(a *app, in *instance, b *l4proxy.Backend, sig syscall.Signal) {
 	defer a.wg.Done()
+	var drained <-chan struct{} = closedChan
+	if b != nil {
+		drained = b.Drained()
+	}
 	var timeout <-chan time.Time
 	if d := in.cfg.DrainTimeout; d > 0 {
 		t := time.NewTimer(d)
@@ -69,7 +76,7 @@ func drainAndStop(a *app, in *instance, b *l4proxy.Backend) {
 		timeout = t.C
 	}
 	select {
-	case <-b.Drained():
+	case <-drained:
 	case <-timeout:
 		a.logger.Warn("drain_timeout passed; stopping the old instance with open connections",
 			"pid", in.pid, "connections", b.Conns())
@@ -77,18 +84,6 @@ func drainAndStop(a *app, in *instance, b *l4proxy.Backend) {
 	case <-a.hurry:
 	case <-a.abort.Done():
 	}
-	a.post(drained{in})
-	in.stop(a.abort, in.cfg.StopSignal, in.cfg.StopTimeout)
-}
-
-// stopInstance stops an instance that never served: with stop_signal when
-// it is dismissed (stop during start), with SIGKILL when its start failed.
-func stopInstance(a *app, in *instance, graceful bool) {
-	defer a.wg.Done()
-	if graceful {
-		in.stop(a.abort, in.cfg.StopSignal, in.cfg.StopTimeout)
-		return
-	}
-	in.proc.signal(syscall.SIGKILL)
-	<-in.exited
+	a.post(stopping{in})
+	in.stop(a.abort, sig, in.cfg.StopTimeout)
 }
