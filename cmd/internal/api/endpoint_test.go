@@ -1,4 +1,4 @@
-package main
+package api
 
 import (
 	"net"
@@ -17,7 +17,7 @@ func writeConfig(t *testing.T, yaml string) string {
 	return dir
 }
 
-func TestResolveEndpoint(t *testing.T) {
+func TestResolve(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope")
 	logs := "logger: {log_dir: " + t.TempDir() + "}\n"
 	valid := writeConfig(t, "rpc: {host: 127.0.0.1, port: 9123}\n"+logs)
@@ -43,34 +43,34 @@ func TestResolveEndpoint(t *testing.T) {
 		name     string
 		rpc, dir string
 		explicit bool
-		want     endpoint
+		want     Endpoint
 		code     int
 	}{
 		// --rpc wins and is only checked for shape.
-		{"rpc flag", "10.0.0.1:77", missing, true, endpoint{"tcp", "10.0.0.1:77", ""}, 0},
-		{"rpc flag without port", "localhost", missing, false, endpoint{}, exitUsage},
-		{"rpc flag unix", "unix:" + sock, missing, true, endpoint{"unix", sock, ""}, 0},
-		{"rpc flag unix, empty", "unix:", missing, true, endpoint{}, exitUsage},
+		{"rpc flag", "10.0.0.1:77", missing, true, Endpoint{"tcp", "10.0.0.1:77", ""}, 0},
+		{"rpc flag without port", "localhost", missing, false, Endpoint{}, ExitUsage},
+		{"rpc flag unix", "unix:" + sock, missing, true, Endpoint{"unix", sock, ""}, 0},
+		{"rpc flag unix, empty", "unix:", missing, true, Endpoint{}, ExitUsage},
 		// --rpc still takes the token file from the config.
-		{"rpc flag with config token", "127.0.0.1:1", socketAndTCP, true, endpoint{"tcp", "127.0.0.1:1", token}, 0},
+		{"rpc flag with config token", "127.0.0.1:1", socketAndTCP, true, Endpoint{"tcp", "127.0.0.1:1", token}, 0},
 		// ... but never sends it in clear to another machine.
-		{"rpc flag to another host, no config token", "10.0.0.1:9125", socketAndTCP, true, endpoint{"tcp", "10.0.0.1:9125", ""}, 0},
+		{"rpc flag to another host, no config token", "10.0.0.1:9125", socketAndTCP, true, Endpoint{"tcp", "10.0.0.1:9125", ""}, 0},
 		// The config's rpc section.
-		{"valid config", "", valid, true, endpoint{"tcp", "127.0.0.1:9123", ""}, 0},
-		{"socket we may use", "", socketAndTCP, true, endpoint{"unix", sock, token}, 0},
-		{"socket we cannot use: TCP", "", unusableSocket, true, endpoint{"tcp", "127.0.0.1:9126", token}, 0},
-		{"TCP off: the socket", "", socketOnly, true, endpoint{"unix", gone, ""}, 0},
+		{"valid config", "", valid, true, Endpoint{"tcp", "127.0.0.1:9123", ""}, 0},
+		{"socket we may use", "", socketAndTCP, true, Endpoint{"unix", sock, token}, 0},
+		{"socket we cannot use: TCP", "", unusableSocket, true, Endpoint{"tcp", "127.0.0.1:9126", token}, 0},
+		{"TCP off: the socket", "", socketOnly, true, Endpoint{"unix", gone, ""}, 0},
 		// An invalid config still names the daemon, so update can report.
-		{"invalid config", "", invalid, true, endpoint{"tcp", "127.0.0.1:9124", ""}, 0},
-		{"invalid config with socket", "", invalidWithSocket, true, endpoint{"unix", sock, token}, 0},
+		{"invalid config", "", invalid, true, Endpoint{"tcp", "127.0.0.1:9124", ""}, 0},
+		{"invalid config with socket", "", invalidWithSocket, true, Endpoint{"unix", sock, token}, 0},
 		// The default only when the user did not name a config dir.
-		{"default dir missing", "", missing, false, endpoint{"tcp", "localhost:9001", ""}, 0},
-		{"explicit dir missing", "", missing, true, endpoint{}, exitUsage},
-		{"unparsable yaml", "", broken, true, endpoint{}, exitUsage},
+		{"default dir missing", "", missing, false, Endpoint{"tcp", "localhost:9001", ""}, 0},
+		{"explicit dir missing", "", missing, true, Endpoint{}, ExitUsage},
+		{"unparsable yaml", "", broken, true, Endpoint{}, ExitUsage},
 	}
 	for _, tc := range cases {
-		got, err := resolveEndpoint(tc.rpc, tc.dir, tc.explicit)
-		if code := exitCode(err); code != tc.code || got != tc.want {
+		got, err := Resolve(tc.rpc, tc.dir, tc.explicit)
+		if code := Code(err); code != tc.code || got != tc.want {
 			t.Errorf("%s: got %+v, exit %d (%v); want %+v, exit %d", tc.name, got, code, err, tc.want, tc.code)
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") && tc.name != "unparsable yaml" {
