@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gracevisor/gracevisor/cmd/internal/web"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -67,8 +68,8 @@ func (a *api) handler() http.Handler {
 	if a.metrics != nil {
 		mux.Handle("GET /metrics", a.metrics)
 	}
-	mux.HandleFunc("GET /{$}", handleIndex)
-	mux.HandleFunc("GET /static/{file}", handleStatic)
+	mux.HandleFunc("GET /{$}", web.Index)
+	mux.HandleFunc("GET /static/{file}", web.Static)
 	sec := a.sec
 	if sec == nil {
 		sec = &apiSecurity{}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/gracevisor/gracevisor/cmd/internal/logtail"
 )
 
 // logPoll is how often a followed log is checked for new data.
@@ -62,7 +64,7 @@ func (a *api) handleLogs(w http.ResponseWriter, r *http.Request) {
 		a.writeOpError(w, r, err)
 		return
 	}
-	file, err := openTail(path, lq.n)
+	file, err := logtail.Open(path, lq.n)
 	if err != nil {
 		a.log.Error("logs request failed", "path", path, "err", err)
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -91,6 +93,5 @@ func (a *api) followLog(w http.ResponseWriter, r *http.Request, path string, fil
 	if err := rc.Flush(); err != nil { // headers now, so the client knows it is connected
 		return
 	}
-	f := &logFollower{path: path, file: file, w: w, flush: rc.Flush, poll: logPoll}
-	_ = f.run(ctx) // an error means the client went away
+	_ = logtail.Follow(ctx, path, file, w, rc.Flush, logPoll) // an error means the client went away
 }

@@ -8,6 +8,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gracevisor/gracevisor/cmd/internal/alerts"
+	"github.com/gracevisor/gracevisor/cmd/internal/sdnotify"
+	"github.com/gracevisor/gracevisor/cmd/internal/telemetry"
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/procs"
 )
@@ -18,15 +21,10 @@ import (
 // stopped, so that the events of a shutdown are still delivered.
 type opsRuntime struct {
 	log     *slog.Logger
-	sd      *sdNotifier
+	sd      *sdnotify.Notifier
 	metrics http.Handler
-
-	alerts       *alerter
-	alertsCancel context.CancelFunc
-	alertsDone   chan struct{}
-
-	statsdCancel context.CancelFunc
-	statsdDone   chan struct{}
+	alerts  *alerts.Alerter
+	statsd  *telemetry.Statsd
 
 	reloadMu sync.Mutex // orders the RELOADING=1/READY=1 pairs of queued updates
 	reloads  int        // updates begun and not yet done; guarded by reloadMu
@@ -36,25 +34,17 @@ type opsRuntime struct {
 // starts it and the statsd pusher; both read d's running config. extra
 // collectors are served on GET /metrics too.
 func startOps(d *daemon, sup *procs.Supervisor, log *slog.Logger, extra ...prometheus.Collector) *opsRuntime {
-	o := &opsRuntime{log: log, sd: newSDNotifier(), alertsDone: make(chan struct{}), statsdDone: make(chan struct{})}
-	o.alerts = newAlerter(log, d.alertsFor)
-	sup.SetEventHook(o.alerts.notify)
-	o.metrics = newMetricsHandler(sup, log, append([]prometheus.Collector{o.alerts.results}, extra...)...)
-
-	actx, acancel := context.WithCancel(context.Background())
-	o.alertsCancel = acancel
-	go runAlerts(actx, o.alerts, o.alertsDone)
-
-	sctx, scancel := context.WithCancel(context.Background())
-	o.statsdCancel = scancel
-	p := &statsdPusher{log: log, src: sup, cfg: func() config.Statsd { return d.config().Statsd }}
-	go runStatsd(sctx, p, o.statsdDone)
+	o := &opsRuntime{log: log, sd: sdnotify.New()}
+	o.alerts = alerts.Start(log, "gracevisord/"+version, d.alertsFor)
+	sup.SetEventHook(o.alerts.Notify)
+	o.metrics = telemetry.NewHandler(sup, log, version, append([]prometheus.Collector{o.alerts.Collector()}, extra...)...)
+	o.statsd = telemetry.StartStatsd(log, sup, func() config.Statsd { return d.config().Statsd })
 	return o
 }
 
 // notify sends a systemd state; a failure is logged, never fatal.
 func (o *opsRuntime) notify(state string) {
-	if err := o.sd.notify(state); err != nil {
+	if err := o.sd.Notify(state); err != nil {
 		o.log.Warn("systemd notification failed", "state", state, "err", err)
 	}
 }
@@ -65,7 +55,7 @@ func (o *opsRuntime) beginReload() {
 	o.reloadMu.Lock()
 	defer o.reloadMu.Unlock()
 	o.reloads++
-	o.notify(reloading())
+	o.notify(sdnotify.Reloading())
 }
 
 // endReload ends a RELOADING=1 with READY=1 once the last queued update is
@@ -75,15 +65,13 @@ func (o *opsRuntime) endReload(ctx context.Context) {
 	o.reloadMu.Lock()
 	defer o.reloadMu.Unlock()
 	if o.reloads--; o.reloads == 0 && ctx.Err() == nil {
-		o.notify(sdReady)
+		o.notify(sdnotify.Ready)
 	}
 }
 
 // stop ends the statsd push and delivers the alerts still queued
 // (bounded by alertDrainGrace). Call it once every app has stopped.
 func (o *opsRuntime) stop() {
-	o.statsdCancel()
-	<-o.statsdDone
-	stopAlerts(o.alerts, o.alertsCancel, o.alertsDone)
-	o.alertsCancel()
+	o.statsd.Stop()
+	o.alerts.Stop()
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gracevisor/gracevisor/cmd/internal/sdnotify"
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/procs"
 )
@@ -95,10 +96,10 @@ func serve(dir string, cfg *config.Config, log *slog.Logger, sec *apiSecurity) e
 	}
 	log.Info("gracevisord started", "version", version, "conf", cfg.File, "api", apiAddrs,
 		"api_max_connections", maxConns, "apps", len(cfg.Apps))
-	r.ops.notify(sdReady)
+	r.ops.notify(sdnotify.Ready)
 
 	loopErr := r.loop(base)
-	r.ops.notify(sdStopping)
+	r.ops.notify(sdnotify.Stopping)
 	cancel() // ends log follows, refuses new operations
 	r.stopApps()
 	close(r.stopped)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/cmd/internal/sdnotify"
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/procs"
 )
@@ -67,7 +69,7 @@ func TestSignalDuringStartIsTakenOnce(t *testing.T) {
 // Two quick SIGHUPs: systemd hears READY=1 once, after the second update is
 // done, not when the first one ends.
 func TestReadyAfterLastQueuedUpdate(t *testing.T) {
-	conn, env := listenNotify(t, false)
+	conn, env := listenNotify(t)
 	t.Setenv("NOTIFY_SOCKET", env)
 	dir := t.TempDir()
 	yaml := "rpc: {host: 127.0.0.1, port: 9001}\nlogger: {log_dir: " + filepath.Join(dir, "log") + "}\napps: []\n"
@@ -75,7 +77,7 @@ func TestReadyAfterLastQueuedUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, sup, log := startedSupervisor(t, dir)
-	r := &runner{log: log, sup: sup, d: newDaemon(dir, cfg, sup, log), ops: &opsRuntime{log: log, sd: newSDNotifier()},
+	r := &runner{log: log, sup: sup, d: newDaemon(dir, cfg, sup, log), ops: &opsRuntime{log: log, sd: sdnotify.New()},
 		sigs: make(chan os.Signal, 4), shutdownReq: make(chan struct{}, 1), serveErr: make(chan error, 1)}
 
 	r.d.updateMu.Lock() // the first update cannot finish before the second SIGHUP is queued
@@ -101,4 +103,28 @@ func TestReadyAfterLastQueuedUpdate(t *testing.T) {
 	if n, err := conn.Read(make([]byte, 4096)); err == nil {
 		t.Fatalf("another datagram after READY=1 (%d bytes): READY=1 went out while an update still ran", n)
 	}
+}
+
+// listenNotify binds a unix datagram socket like systemd's and returns it
+// and the NOTIFY_SOCKET value naming it.
+func listenNotify(t *testing.T) (*net.UnixConn, string) {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, name
+}
+
+func readDatagram(t *testing.T, conn *net.UnixConn) string {
+	t.Helper()
+	buf := make([]byte, 4096)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(buf[:n])
 }

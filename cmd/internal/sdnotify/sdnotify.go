@@ -1,4 +1,4 @@
-package main
+package sdnotify
 
 import (
 	"fmt"
@@ -13,34 +13,34 @@ import (
 // systemd's notification protocol (sd_notify(3)): datagrams of
 // newline-separated VAR=value assignments sent to $NOTIFY_SOCKET.
 const (
-	sdReady     = "READY=1"
-	sdStopping  = "STOPPING=1"
-	sdReloading = "RELOADING=1"
+	Ready     = "READY=1"
+	Stopping  = "STOPPING=1"
+	reloading = "RELOADING=1"
 )
 
-// sdNotifier sends state changes to systemd when gracevisord runs as a
+// Notifier sends state changes to systemd when gracevisord runs as a
 // Type=notify service; without NOTIFY_SOCKET it does nothing. Safe for
 // concurrent use.
-type sdNotifier struct {
+type Notifier struct {
 	addr *net.UnixAddr // nil: not run by systemd
 }
 
-// newSDNotifier reads NOTIFY_SOCKET and removes it from the environment,
+// New reads NOTIFY_SOCKET and removes it from the environment,
 // so apps do not inherit gracevisord's socket.
-func newSDNotifier() *sdNotifier {
+func New() *Notifier {
 	name := os.Getenv("NOTIFY_SOCKET")
 	os.Unsetenv("NOTIFY_SOCKET")
 	if name == "" {
-		return &sdNotifier{}
+		return &Notifier{}
 	}
 	if name[0] == '@' { // abstract socket
 		name = "\x00" + name[1:]
 	}
-	return &sdNotifier{addr: &net.UnixAddr{Name: name, Net: "unixgram"}}
+	return &Notifier{addr: &net.UnixAddr{Name: name, Net: "unixgram"}}
 }
 
-// notify sends the assignments in one datagram; a no-op without systemd.
-func (n *sdNotifier) notify(state string) error {
+// Notify sends the assignments in one datagram; a no-op without systemd.
+func (n *Notifier) Notify(state string) error {
 	if n.addr == nil {
 		return nil
 	}
@@ -55,10 +55,10 @@ func (n *sdNotifier) notify(state string) error {
 	return nil
 }
 
-// reloading is RELOADING=1 with the monotonic time systemd asks for.
-func reloading() string {
+// Reloading is RELOADING=1 with the monotonic time systemd asks for.
+func Reloading() string {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	usec := ts.Nano() / int64(time.Microsecond)
-	return sdReloading + "\nMONOTONIC_USEC=" + strconv.FormatInt(usec, 10)
+	return reloading + "\nMONOTONIC_USEC=" + strconv.FormatInt(usec, 10)
 }

@@ -1,4 +1,4 @@
-package main
+package alerts
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ type errNoRetry struct{ error }
 // postWebhook POSTs body to the webhook, with 1 + retries tries, each
 // bounded by its timeout. A 2xx answer is delivered; 4xx other than 408
 // and 429 is not retried.
-func postWebhook(ctx context.Context, w config.Webhook, body []byte, log *slog.Logger) error {
+func postWebhook(ctx context.Context, w config.Webhook, body []byte, userAgent string, log *slog.Logger) error {
 	var err error
 	wait := webhookBackoffBase
 	for try := 0; try <= w.Retries; try++ {
@@ -45,7 +45,7 @@ func postWebhook(ctx context.Context, w config.Webhook, body []byte, log *slog.L
 			}
 			wait = min(2*wait, webhookBackoffMax)
 		}
-		err = postOnce(ctx, w, body)
+		err = postOnce(ctx, w, body, userAgent)
 		if err == nil {
 			return nil
 		}
@@ -56,7 +56,7 @@ func postWebhook(ctx context.Context, w config.Webhook, body []byte, log *slog.L
 	return fmt.Errorf("%w (%d tries)", err, w.Retries+1)
 }
 
-func postOnce(ctx context.Context, w config.Webhook, body []byte) error {
+func postOnce(ctx context.Context, w config.Webhook, body []byte, userAgent string) error {
 	ctx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
@@ -64,7 +64,7 @@ func postOnce(ctx context.Context, w config.Webhook, body []byte) error {
 		return errNoRetry{fmt.Errorf("POST %s: %w", w.URL, err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "gracevisord/"+version)
+	req.Header.Set("User-Agent", userAgent)
 	resp, err := webhookClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", w.URL, err)

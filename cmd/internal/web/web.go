@@ -1,16 +1,13 @@
-package main
+package web
 
 import (
 	"embed"
 	"io/fs"
 	"net/http"
 	"path"
-)
 
-// The status page: plain HTML, CSS and JavaScript embedded in the binary,
-// no build step and nothing loaded from elsewhere. It talks to the same
-// /api/v1 endpoints as gracevisorctl, with the token (if any) the user typed
-// once and the tab keeps in sessionStorage.
+	"github.com/gracevisor/gracevisor/cmd/internal/reply"
+)
 
 //go:embed web
 var webFiles embed.FS
@@ -31,17 +28,17 @@ func mustSub(f fs.FS, dir string) fs.FS {
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// handleIndex serves GET /: the status page. It needs no token; the page
+// Index serves GET /: the status page. It needs no token; the page
 // asks for one when the API answers 401.
-func handleIndex(w http.ResponseWriter, r *http.Request) {
+func Index(w http.ResponseWriter, r *http.Request) {
 	serveWebFile(w, r, "index.html")
 }
 
-// handleStatic serves GET /static/{file}: the page's scripts, styles, icon.
-func handleStatic(w http.ResponseWriter, r *http.Request) {
+// Static serves GET /static/{file}: the page's scripts, styles, icon.
+func Static(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("file")
 	if name == "index.html" || path.Base(name) != name {
-		writeError(w, http.StatusNotFound, "not found")
+		reply.Error(w, http.StatusNotFound, "not found")
 		return
 	}
 	serveWebFile(w, r, name)
@@ -49,7 +46,7 @@ func handleStatic(w http.ResponseWriter, r *http.Request) {
 
 func serveWebFile(w http.ResponseWriter, r *http.Request, name string) {
 	if fi, err := fs.Stat(webRoot, name); err != nil || fi.IsDir() {
-		writeError(w, http.StatusNotFound, "not found")
+		reply.Error(w, http.StatusNotFound, "not found")
 		return
 	}
 	w.Header().Set("Content-Security-Policy", pageCSP)

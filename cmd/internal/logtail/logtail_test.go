@@ -1,4 +1,4 @@
-package main
+package logtail
 
 import (
 	"bytes"
@@ -49,14 +49,14 @@ func short(s string) string {
 }
 
 func TestOpenTailMissingFileIsEmpty(t *testing.T) {
-	f, err := openTail(filepath.Join(t.TempDir(), "not-yet.log"), 10)
+	f, err := Open(filepath.Join(t.TempDir(), "not-yet.log"), 10)
 	if f != nil || err != nil {
 		t.Fatalf("openTail of a missing file = %v, %v; want nil, nil", f, err)
 	}
 }
 
 func TestOpenTailUnreadableIsError(t *testing.T) {
-	if _, err := openTail(t.TempDir(), 10); err == nil { // a directory
+	if _, err := Open(t.TempDir(), 10); err == nil { // a directory
 		t.Fatal("openTail of a directory: no error")
 	}
 }
@@ -106,7 +106,7 @@ func appendTo(t *testing.T, path, s string) {
 // startFollower follows path (from its last line, if it exists) into a buffer.
 func startFollower(t *testing.T, path string) *syncBuffer {
 	t.Helper()
-	file, err := openTail(path, 1)
+	file, err := Open(path, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
 func TestFollowStopsWhenClientGone(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.out")
 	appendTo(t, path, "x\n")
-	file, err := openTail(path, 1)
+	file, err := Open(path, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

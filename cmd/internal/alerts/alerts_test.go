@@ -1,4 +1,4 @@
-package main
+package alerts
 
 import (
 	"context"
@@ -138,7 +138,7 @@ func TestWebhookRetries(t *testing.T) {
 	ctx := context.Background()
 
 	flaky := &receiver{codes: []int{503, 200}}
-	if err := postWebhook(ctx, config.Webhook{URL: serveReceiver(t, flaky), Timeout: 2 * time.Second, Retries: 3}, body, discardLog()); err != nil {
+	if err := postWebhook(ctx, config.Webhook{URL: serveReceiver(t, flaky), Timeout: 2 * time.Second, Retries: 3}, body, "gracevisord/test", discardLog()); err != nil {
 		t.Errorf("flaky endpoint: %v", err)
 	}
 	if got := flaky.got(); len(got) != 2 || string(got[1]) != string(body) {
@@ -146,20 +146,20 @@ func TestWebhookRetries(t *testing.T) {
 	}
 
 	rejecting := &receiver{codes: []int{400}}
-	err := postWebhook(ctx, config.Webhook{URL: serveReceiver(t, rejecting), Timeout: 2 * time.Second, Retries: 3}, body, discardLog())
+	err := postWebhook(ctx, config.Webhook{URL: serveReceiver(t, rejecting), Timeout: 2 * time.Second, Retries: 3}, body, "gracevisord/test", discardLog())
 	if err == nil || !strings.Contains(err.Error(), "400 Bad Request") || len(rejecting.got()) != 1 {
 		t.Errorf("400: %v after %d requests; want one try", err, len(rejecting.got()))
 	}
 
 	down := &receiver{codes: []int{500}}
-	err = postWebhook(ctx, config.Webhook{URL: serveReceiver(t, down), Timeout: 2 * time.Second, Retries: 1}, body, discardLog())
+	err = postWebhook(ctx, config.Webhook{URL: serveReceiver(t, down), Timeout: 2 * time.Second, Retries: 1}, body, "gracevisord/test", discardLog())
 	if err == nil || !strings.Contains(err.Error(), "500 Internal Server Error (2 tries)") {
 		t.Errorf("500: %v", err)
 	}
 
 	slow := &receiver{codes: []int{200}, delay: 5 * time.Second}
 	begin := time.Now()
-	err = postWebhook(ctx, config.Webhook{URL: serveReceiver(t, slow), Timeout: 100 * time.Millisecond, Retries: 0}, body, discardLog())
+	err = postWebhook(ctx, config.Webhook{URL: serveReceiver(t, slow), Timeout: 100 * time.Millisecond, Retries: 0}, body, "gracevisord/test", discardLog())
 	if err == nil || !strings.Contains(err.Error(), "deadline exceeded") || time.Since(begin) > 3*time.Second {
 		t.Errorf("slow endpoint: %v after %s", err, time.Since(begin))
 	}
@@ -170,7 +170,7 @@ func TestWebhookRetries(t *testing.T) {
 // it; shutdown kills the hanging hooks after alertDrainGrace.
 func TestAlerterNeverBlocks(t *testing.T) {
 	a := testAlerts("sleep 60")
-	al := newAlerter(discardLog(), func(string) config.Alerts { return a })
+	al := newAlerter(discardLog(), "gracevisord/test", func(string) config.Alerts { return a })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go runAlerts(ctx, al, done)
@@ -180,7 +180,7 @@ func TestAlerterNeverBlocks(t *testing.T) {
 	for i := range n {
 		ev := testEvent
 		ev.Seq = uint64(i)
-		al.notify(ev)
+		al.Notify(ev)
 	}
 	if took := time.Since(begin); took > time.Second {
 		t.Errorf("%d notifies took %s", n, took)
@@ -197,7 +197,7 @@ func TestAlerterNeverBlocks(t *testing.T) {
 	if failed := counterValue(t, al.results.WithLabelValues("command", "failed")); failed < alertParallel {
 		t.Errorf("%v killed commands counted as failed, want at least %d", failed, alertParallel)
 	}
-	al.notify(testEvent) // after close: ignored, no panic
+	al.Notify(testEvent) // after close: ignored, no panic
 }
 
 // TestAlerterFiltersEvents: only the app's events fire its hooks, and an
@@ -205,7 +205,7 @@ func TestAlerterNeverBlocks(t *testing.T) {
 func TestAlerterFiltersEvents(t *testing.T) {
 	r := &receiver{codes: []int{200}}
 	url := serveReceiver(t, r)
-	al := newAlerter(discardLog(), func(app string) config.Alerts {
+	al := newAlerter(discardLog(), "gracevisord/test", func(app string) config.Alerts {
 		if app != "web" {
 			return config.Alerts{Events: config.AlertEvents}
 		}
@@ -220,7 +220,7 @@ func TestAlerterFiltersEvents(t *testing.T) {
 		{Seq: 2, Kind: procs.EventFatal, App: "other"},
 		{Seq: 3, Kind: procs.EventFatal, App: "web", State: procs.AppFatal},
 	} {
-		al.notify(ev)
+		al.Notify(ev)
 	}
 	stopAlerts(al, cancel, done)
 	got := r.got()

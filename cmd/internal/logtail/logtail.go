@@ -1,4 +1,4 @@
-package main
+package logtail
 
 import (
 	"context"
@@ -41,10 +41,10 @@ func tailOffset(r io.ReaderAt, size int64, n int) (int64, error) {
 	return 0, nil
 }
 
-// openTail opens the log at path positioned at the start of its last n
+// Open opens the log at path positioned at the start of its last n
 // lines. A log that does not exist yet (the app has not written) is not an
 // error: the file is nil.
-func openTail(path string, n int) (*os.File, error) {
+func Open(path string, n int) (*os.File, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -64,6 +64,15 @@ func openTail(path string, n int) (*os.File, error) {
 		return nil, fmt.Errorf("tail log: %w", err)
 	}
 	return f, nil
+}
+
+// Follow copies the log at path to w from file's position (file may be
+// nil: the log does not exist yet), like tail -F, calling flush after each
+// copy, until ctx ends or writing fails (the client went away). It checks
+// for new data every poll, and closes the file.
+func Follow(ctx context.Context, path string, file *os.File, w io.Writer, flush func() error, poll time.Duration) error {
+	f := &logFollower{path: path, file: file, w: w, flush: flush, poll: poll}
+	return f.run(ctx)
 }
 
 // logFollower copies a growing log file to w, like tail -F: when the file is

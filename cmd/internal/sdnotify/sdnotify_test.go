@@ -1,4 +1,4 @@
-package main
+package sdnotify
 
 import (
 	"net"
@@ -44,17 +44,17 @@ func TestSDNotify(t *testing.T) {
 	for _, abstract := range []bool{false, true} {
 		conn, env := listenNotify(t, abstract)
 		t.Setenv("NOTIFY_SOCKET", env)
-		n := newSDNotifier()
+		n := New()
 		if v, ok := os.LookupEnv("NOTIFY_SOCKET"); ok {
 			t.Errorf("NOTIFY_SOCKET still set to %q: apps would inherit it", v)
 		}
-		if err := n.notify(sdReady); err != nil {
+		if err := n.Notify(Ready); err != nil {
 			t.Fatal(err)
 		}
 		if got := readDatagram(t, conn); got != "READY=1" {
 			t.Errorf("abstract=%v: got %q", abstract, got)
 		}
-		if err := n.notify(reloading()); err != nil {
+		if err := n.Notify(Reloading()); err != nil {
 			t.Fatal(err)
 		}
 		if got := readDatagram(t, conn); !strings.HasPrefix(got, "RELOADING=1\nMONOTONIC_USEC=") {
@@ -67,11 +67,11 @@ func TestSDNotify(t *testing.T) {
 // gone is an error (logged by the caller).
 func TestSDNotifyWithoutSystemd(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
-	if err := newSDNotifier().notify(sdReady); err != nil {
+	if err := New().Notify(Ready); err != nil {
 		t.Errorf("without systemd: %v", err)
 	}
 	t.Setenv("NOTIFY_SOCKET", filepath.Join(t.TempDir(), "gone"))
-	if err := newSDNotifier().notify(sdReady); err == nil || !strings.Contains(err.Error(), "sd_notify") {
+	if err := New().Notify(Ready); err == nil || !strings.Contains(err.Error(), "sd_notify") {
 		t.Errorf("missing socket: %v", err)
 	}
 }

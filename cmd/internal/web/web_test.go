@@ -1,12 +1,25 @@
-package main
+package web
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
 
+// do serves one request with h.
+func do(t *testing.T, h http.Handler, method, target string) (*httptest.ResponseRecorder, struct{}) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	return rec, struct{}{}
+}
+
 func TestWebPage(t *testing.T) {
-	h := routingAPI(nil, nil).handler()
+	mux := http.NewServeMux() // as cmd/internal/apiserver registers the page
+	mux.HandleFunc("GET /{$}", Index)
+	mux.HandleFunc("GET /static/{file}", Static)
+	var h http.Handler = mux
 	rec, _ := do(t, h, "GET", "/")
 	body := rec.Body.String()
 	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") ||

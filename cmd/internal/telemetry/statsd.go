@@ -1,4 +1,4 @@
-package main
+package telemetry
 
 import (
 	"context"
@@ -26,11 +26,33 @@ const statsdIdleCheck = 10 * time.Second
 // runStatsd's goroutine.
 type statsdPusher struct {
 	log  *slog.Logger
-	src  metricsSource
+	src  Source
 	cfg  func() config.Statsd // the running config's section
 	conn net.Conn
 	addr string
 	last map[string]procs.AppMetrics // the previous push, by app
+}
+
+// Statsd pushes the apps' figures to statsd until Stop.
+type Statsd struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// StartStatsd starts pushing src's figures as the statsd section that cfg
+// returns says (the running config's: an update may turn it on, off, or
+// move it).
+func StartStatsd(log *slog.Logger, src Source, cfg func() config.Statsd) *Statsd {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Statsd{cancel: cancel, done: make(chan struct{})}
+	go runStatsd(ctx, &statsdPusher{log: log, src: src, cfg: cfg}, s.done)
+	return s
+}
+
+// Stop ends the push and waits for it.
+func (s *Statsd) Stop() {
+	s.cancel()
+	<-s.done
 }
 
 // runStatsd pushes every interval until ctx ends. It follows updates of
@@ -110,29 +132,21 @@ func statsdLines(prefix string, m, prev procs.AppMetrics) []string {
 		add(key, strconv.FormatUint(d, 10), "c")
 	}
 	for _, s := range appStates {
-		gauge("state."+string(s), int64(boolFloat(m.Status.State == s)))
+		gauge("state."+string(s), boolInt(m.Status.State == s))
 	}
-	byState := map[procs.InstanceState]int64{}
-	for _, in := range m.Status.Instances {
-		byState[in.State]++
-	}
+	byState := instancesByState(&m)
 	for _, s := range instanceStates {
 		gauge("instances."+string(s), byState[s])
 	}
-	t, pt := m.Traffic, prev.Traffic
-	gauge("connections.open", t.Active)
-	count("connections.accepted", t.Accepted, pt.Accepted)
-	count("connections.failed", t.Failed, pt.Failed)
-	count("connections.waited", t.Waited, pt.Waited)
-	count("accept_errors", t.AcceptErrors, pt.AcceptErrors)
-	count("bytes.in", t.BytesIn, pt.BytesIn)
-	count("bytes.out", t.BytesOut, pt.BytesOut)
-	count("crashes", m.Crashes, prev.Crashes)
-	count("restarts", m.Restarts, prev.Restarts)
-	count("reloads.ok", m.ReloadsOK, prev.ReloadsOK)
-	count("reloads.failed", m.ReloadsFailed, prev.ReloadsFailed)
-	count("healthcheck_failures", m.HealthcheckFailures, prev.HealthcheckFailures)
-	count("unhealthy", m.Unhealthy, prev.Unhealthy)
+	for _, f := range figures {
+		switch {
+		case f.statsd == "":
+		case f.gauge != nil:
+			gauge(f.statsd, f.gauge(&m))
+		default:
+			count(f.statsd, f.counter(&m), f.counter(&prev))
+		}
+	}
 	h, ph := m.ReloadSeconds, prev.ReloadSeconds
 	if h.Count > ph.Count {
 		mean := (h.Sum - ph.Sum) / float64(h.Count-ph.Count) * 1000
