@@ -1,7 +1,9 @@
-package main
+package apiserver
 
 import (
+	"errors"
 	"fmt"
+	"github.com/gracevisor/gracevisor/cmd/internal/reply"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,19 +45,19 @@ const (
 	maxHeaderBytes = 64 << 10
 )
 
-// apiLimits are the control API server's timeouts. Zero fields take the
+// Limits are the control API server's timeouts. Zero fields take the
 // defaults above; tests shorten them.
-type apiLimits struct {
+type Limits struct {
 	readHeaderTimeout time.Duration
 	readTimeout       time.Duration
 	idleTimeout       time.Duration
 }
 
-func (l apiLimits) headerTimeout() time.Duration {
+func (l Limits) headerTimeout() time.Duration {
 	return orDefault(l.readHeaderTimeout, defaultReadHeaderTimeout)
 }
-func (l apiLimits) wholeTimeout() time.Duration { return orDefault(l.readTimeout, defaultReadTimeout) }
-func (l apiLimits) idle() time.Duration         { return orDefault(l.idleTimeout, defaultIdleTimeout) }
+func (l Limits) wholeTimeout() time.Duration { return orDefault(l.readTimeout, defaultReadTimeout) }
+func (l Limits) idle() time.Duration         { return orDefault(l.idleTimeout, defaultIdleTimeout) }
 
 func orDefault[T int | time.Duration](v, def T) T {
 	if v <= 0 {
@@ -64,8 +66,8 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// newAPIServer is the control API's HTTP server for handler h.
-func newAPIServer(h http.Handler, log *slog.Logger, lim apiLimits) *http.Server {
+// NewServer is the control API's HTTP server for handler h.
+func NewServer(h http.Handler, log *slog.Logger, lim Limits) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ConnContext:       peerContext, // who is calling, for the guard and the audit log
@@ -79,30 +81,30 @@ func newAPIServer(h http.Handler, log *slog.Logger, lim apiLimits) *http.Server 
 
 // limitURI answers 414 to a request whose URI is over maxRequestURI before
 // the guard, a handler or a log line has to look at it.
-func limitURI(next http.Handler, refusals *refusalLog) http.Handler {
+func limitURI(next http.Handler, refusals *RefusalLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n := len(r.RequestURI); n > maxRequestURI {
 			setSecurityHeaders(w.Header())
 			msg := fmt.Sprintf("request URI too long: %d bytes, the limit is %d", n, maxRequestURI)
 			refusals.refuse(r, http.StatusRequestURITooLong, reasonURITooLong, msg)
-			writeError(w, http.StatusRequestURITooLong, msg)
+			reply.Error(w, http.StatusRequestURITooLong, msg)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// apiConnCap is the per-listener connection cap: the configured one, but
+// ConnCap is the per-listener connection cap: the configured one, but
 // at most 1/apiFDShare of the open-file limit nofile (and at least
 // minAPIConns).
-func apiConnCap(configured int, nofile uint64) int {
+func ConnCap(configured int, nofile uint64) int {
 	reserve := max(nofile/apiFDShare, minAPIConns)
 	return int(min(uint64(orDefault(configured, defaultAPIMaxConns)), reserve))
 }
 
-// openFileLimit raises RLIMIT_NOFILE to its hard limit (every proxied
+// OpenFileLimit raises RLIMIT_NOFILE to its hard limit (every proxied
 // connection costs several descriptors) and returns the limit in force.
-func openFileLimit(log *slog.Logger) uint64 {
+func OpenFileLimit(log *slog.Logger) uint64 {
 	n, err := l4proxy.RaiseFileLimit()
 	if err == nil {
 		log.Info("open-file limit", "nofile", n)
@@ -180,11 +182,23 @@ func (c *limitConn) CloseWrite() error {
 // *net.UnixConn for the peer's credentials).
 func (c *limitConn) NetConn() net.Conn { return c.Conn }
 
-// limitListeners wraps each listener in a limitListener of n connections.
-func limitListeners(lns []net.Listener, n int) []net.Listener {
+// LimitListeners wraps each listener in a limitListener of n connections.
+func LimitListeners(lns []net.Listener, n int) []net.Listener {
 	out := make([]net.Listener, len(lns))
 	for i, ln := range lns {
 		out[i] = newLimitListener(ln, n)
 	}
 	return out
+}
+
+// Serve serves the control API on ln until the server is shut down; an
+// error that ends it otherwise is sent on errc unless one is there already
+// (one error ends the daemon).
+func Serve(srv *http.Server, ln net.Listener, errc chan<- error) {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		select {
+		case errc <- err:
+		default:
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package apiserver
 
 import (
 	"errors"
@@ -13,10 +13,10 @@ import (
 	"github.com/gracevisor/gracevisor/config"
 )
 
-// listenAPI opens the control API's listeners: TCP on rpc.host:rpc.port
+// Listen opens the control API's listeners: TCP on rpc.host:rpc.port
 // unless the port is 0, and the unix socket when rpc.socket is set. On
 // error, whatever was opened is closed again.
-func listenAPI(rpc config.RPC) ([]net.Listener, error) {
+func Listen(rpc config.RPC) ([]net.Listener, error) {
 	var lns []net.Listener
 	if rpc.TCP() {
 		ln, err := net.Listen("tcp", rpc.Addr())
@@ -28,7 +28,7 @@ func listenAPI(rpc config.RPC) ([]net.Listener, error) {
 	if rpc.Socket != "" {
 		ln, err := listenSocket(rpc)
 		if err != nil {
-			closeAll(lns)
+			CloseAll(lns)
 			return nil, err
 		}
 		lns = append(lns, ln)
@@ -36,7 +36,7 @@ func listenAPI(rpc config.RPC) ([]net.Listener, error) {
 	return lns, nil
 }
 
-func closeAll(lns []net.Listener) {
+func CloseAll(lns []net.Listener) {
 	for _, ln := range lns {
 		ln.Close()
 	}

@@ -1,7 +1,8 @@
-package main
+package apiserver
 
 import (
 	"context"
+	"github.com/gracevisor/gracevisor/cmd/internal/reply"
 	"io"
 	"net/http"
 	"os"
@@ -53,21 +54,21 @@ func parseLogQuery(r *http.Request) (logQuery, string) {
 // with follow, everything appended, flushed as it arrives, until the client
 // disconnects or the daemon shuts down. X-Log-Path names the file, so a
 // client following both streams can tell when they share one file.
-func (a *api) handleLogs(w http.ResponseWriter, r *http.Request) {
+func (a *API) handleLogs(w http.ResponseWriter, r *http.Request) {
 	lq, bad := parseLogQuery(r)
 	if bad != "" {
-		writeError(w, http.StatusBadRequest, bad)
+		reply.Error(w, http.StatusBadRequest, bad)
 		return
 	}
-	path, err := a.d.logPath(r.PathValue("name"), lq.stream)
+	path, err := a.LogPath(r.PathValue("name"), lq.stream)
 	if err != nil {
 		a.writeOpError(w, r, err)
 		return
 	}
 	file, err := logtail.Open(path, lq.n)
 	if err != nil {
-		a.log.Error("logs request failed", "path", path, "err", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		a.Log.Error("logs request failed", "path", path, "err", err)
+		reply.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -84,10 +85,10 @@ func (a *api) handleLogs(w http.ResponseWriter, r *http.Request) {
 }
 
 // followLog streams the log until the client leaves or the daemon shuts down.
-func (a *api) followLog(w http.ResponseWriter, r *http.Request, path string, file *os.File) {
+func (a *API) followLog(w http.ResponseWriter, r *http.Request, path string, file *os.File) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	stop := context.AfterFunc(a.base, cancel)
+	stop := context.AfterFunc(a.Base, cancel)
 	defer stop()
 	rc := http.NewResponseController(w)
 	if err := rc.Flush(); err != nil { // headers now, so the client knows it is connected

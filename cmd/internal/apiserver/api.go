@@ -1,10 +1,11 @@
-package main
+package apiserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
+	"github.com/gracevisor/gracevisor/cmd/internal/reply"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,46 +14,52 @@ import (
 	"github.com/gracevisor/gracevisor/procs"
 )
 
-// api serves the control API under /api/v1/. It translates requests into
-// daemon and supervisor calls and their errors into status codes. Safe for
-// concurrent use.
-type api struct {
-	d       *daemon
-	log     *slog.Logger
-	version string
+// API serves the control API under /api/v1/, the status page and
+// /metrics. It translates requests into daemon and supervisor calls, their
+// results into api wire types and their errors into status codes. Safe for
+// concurrent use once built.
+type API struct {
+	Sup *procs.Supervisor
+	// Update applies the config files (POST /api/v1/update); its error
+	// wraps ErrInvalidConfig when they do not load.
+	Update func(ctx context.Context) (procs.Changes, error)
+	// LogPath names the log file of an app's stream ("stdout", "stderr").
+	LogPath func(app, stream string) (string, error)
+	Log     *slog.Logger
+	Version string
 
-	// base is the daemon's lifetime: it is cancelled when shutdown begins.
+	// Base is the daemon's lifetime: it is cancelled when shutdown begins.
 	// Operations run under it rather than under the request's context, so a
 	// client that disconnects (Ctrl-C on a blocking reload) does not abort a
 	// reload halfway; a daemon shutdown does. Log follows end with it too.
-	base context.Context
+	Base context.Context
 
-	// requestShutdown asks main to shut down; stopped is closed once every
+	// RequestShutdown asks main to shut down; Stopped is closed once every
 	// app has stopped.
-	requestShutdown func()
-	stopped         <-chan struct{}
+	RequestShutdown func()
+	Stopped         <-chan struct{}
 
-	// sec is the access policy (auth.go); nil allows what a loopback-only
+	// Security is the access policy (auth.go); nil allows what a loopback-only
 	// API without a token allows.
-	sec *apiSecurity
+	Security *Security
 
-	// metrics serves GET /metrics (Prometheus); nil = no such route.
-	metrics http.Handler
+	// Metrics serves GET /metrics (Prometheus); nil = no such route.
+	Metrics http.Handler
 
-	// refusals logs and counts refused requests; nil logs each one to log.
-	refusals *refusalLog
+	// Refusals logs and counts refused requests; nil logs each one to log.
+	Refusals *RefusalLog
 }
 
-// refusalLog returns where refusals go: a.refusals, or one that logs
-// every refusal to a.log.
-func (a *api) refusalLog() *refusalLog {
-	if a.refusals != nil {
-		return a.refusals
+// refusalLog returns where refusals go: a.Refusals, or one that logs
+// every refusal to a.Log.
+func (a *API) refusalLog() *RefusalLog {
+	if a.Refusals != nil {
+		return a.Refusals
 	}
-	return &refusalLog{log: a.log}
+	return &RefusalLog{log: a.Log}
 }
 
-func (a *api) handler() http.Handler {
+func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/status", a.handleStatus)
 	mux.HandleFunc("GET /api/v1/apps", a.handleStatus)
@@ -65,61 +72,47 @@ func (a *api) handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/update", a.mutating(a.handleUpdate))
 	mux.HandleFunc("POST /api/v1/shutdown", a.mutating(a.handleShutdown))
 	mux.HandleFunc("GET /api/v1/version", a.handleVersion)
-	if a.metrics != nil {
-		mux.Handle("GET /metrics", a.metrics)
+	if a.Metrics != nil {
+		mux.Handle("GET /metrics", a.Metrics)
 	}
 	mux.HandleFunc("GET /{$}", web.Index)
 	mux.HandleFunc("GET /static/{file}", web.Static)
-	sec := a.sec
+	sec := a.Security
 	if sec == nil {
-		sec = &apiSecurity{}
+		sec = &Security{}
 	}
 	refusals := a.refusalLog()
 	return limitURI(sec.guard(jsonFallback(mux), refusals), refusals)
 }
 
-// apiError is the body of every error response.
-type apiError struct {
-	Error    string   `json:"error"`
-	Problems []string `json:"problems,omitempty"` // one per config problem, for 422
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the client went away; nothing left to tell it
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, apiError{Error: msg})
-}
-
 // writeOpError reports an error from the daemon or supervisor with the status
 // code that fits it, and logs it: this is where such errors are finally handled.
-func (a *api) writeOpError(w http.ResponseWriter, r *http.Request, err error) {
-	if a.base.Err() != nil && !errors.Is(err, errShuttingDown) && errors.Is(err, context.Canceled) {
+func (a *API) writeOpError(w http.ResponseWriter, r *http.Request, err error) {
+	if a.Base.Err() != nil && !errors.Is(err, errShuttingDown) && errors.Is(err, context.Canceled) {
 		// The operation was cut short by the daemon's shutdown: say that, not "context canceled".
 		err = fmt.Errorf("%w: %s was interrupted", errShuttingDown, clip(r.URL.Path))
 	}
 	code := errorStatus(err)
-	body := apiError{Error: err.Error()}
-	if errors.Is(err, errInvalidConfig) {
-		body = apiError{Error: "invalid config", Problems: configProblems(err)}
+	body := api.ErrorReply{Error: err.Error()}
+	if errors.Is(err, ErrInvalidConfig) {
+		body = api.ErrorReply{Error: "invalid config", Problems: configProblems(err)}
 	}
 	if code >= 500 || code == http.StatusConflict || code == http.StatusUnprocessableEntity {
-		a.log.Error("api request failed", "method", r.Method, "path", clientStr(r.URL.Path), "err", err)
+		a.Log.Error("api request failed", "method", r.Method, "path", clientStr(r.URL.Path), "err", err)
 	}
-	writeJSON(w, code, body)
+	reply.JSON(w, code, body)
 }
+
+// ErrInvalidConfig is wrapped by Update when the config files do not load;
+// nothing was changed. It is answered with 422 and one problem per line.
+var ErrInvalidConfig = errors.New("invalid config")
 
 // errorStatus maps an error to an HTTP status code.
 func errorStatus(err error) int {
 	switch {
 	case errors.Is(err, procs.ErrUnknownApp):
 		return http.StatusNotFound
-	case errors.Is(err, errInvalidConfig):
+	case errors.Is(err, ErrInvalidConfig):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, context.Canceled), errors.Is(err, errShuttingDown):
 		return http.StatusServiceUnavailable
@@ -135,7 +128,7 @@ var errShuttingDown = errors.New("gracevisord is shutting down")
 // reports one problem per line.
 func configProblems(err error) []string {
 	msg := err.Error()
-	msg = strings.TrimPrefix(msg, errInvalidConfig.Error()+": ")
+	msg = strings.TrimPrefix(msg, ErrInvalidConfig.Error()+": ")
 	var out []string
 	for _, line := range strings.Split(msg, "\n") {
 		if line = strings.TrimSpace(line); line != "" {
@@ -184,7 +177,7 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 			msg += " (allowed: " + allow + ")"
 		}
 	}
-	writeJSON(w.ResponseWriter, code, apiError{Error: msg})
+	reply.JSON(w.ResponseWriter, code, api.ErrorReply{Error: msg})
 }
 
 func (w *jsonErrorWriter) Write(b []byte) (int, error) {

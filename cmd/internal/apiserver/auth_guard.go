@@ -1,17 +1,18 @@
-package main
+package apiserver
 
 import (
+	"github.com/gracevisor/gracevisor/cmd/internal/reply"
 	"net/http"
 	"net/url"
 	"strings"
 )
 
-// guard enforces apiSecurity in front of every handler: the Host header on
+// guard enforces Security in front of every handler: the Host header on
 // a loopback TCP bind, the Origin of non-GET requests, and the token over
 // TCP on everything but the page itself (publicPath): the API, /metrics and
 // any path added later. Every refusal goes to refusals, which counts it and
 // logs who was refused, at a bounded rate.
-func (s *apiSecurity) guard(next http.Handler, refusals *refusalLog) http.Handler {
+func (s *Security) guard(next http.Handler, refusals *RefusalLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w.Header())
 		code, reason, msg := s.refusal(r, peerOf(r))
@@ -20,7 +21,7 @@ func (s *apiSecurity) guard(next http.Handler, refusals *refusalLog) http.Handle
 			if code == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="gracevisor"`)
 			}
-			writeError(w, code, msg)
+			reply.Error(w, code, msg)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -29,7 +30,7 @@ func (s *apiSecurity) guard(next http.Handler, refusals *refusalLog) http.Handle
 
 // refusal says why a request is refused: the status code, the reason (a
 // label of gracevisor_api_refused_total) and the message; or code 0.
-func (s *apiSecurity) refusal(r *http.Request, p peer) (code int, reason, msg string) {
+func (s *Security) refusal(r *http.Request, p peer) (code int, reason, msg string) {
 	if p.unix {
 		return 0, "", "" // the socket's mode and owner decided who may connect
 	}

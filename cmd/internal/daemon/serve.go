@@ -1,14 +1,13 @@
-package main
+package daemon
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gracevisor/gracevisor/cmd/internal/apiserver"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync"
 	"syscall"
 	"time"
@@ -26,21 +25,36 @@ const apiShutdownTimeout = 5 * time.Second
 // concurrent use except where noted.
 type runner struct {
 	log     *slog.Logger
-	sec     *apiSecurity // the control API's access policy
+	version string
+	sec     *apiserver.Security // the control API's access policy
 	sup     *procs.Supervisor
 	d       *daemon
 	ops     *opsRuntime // systemd notifications, alerts, statsd, metrics
 	sigs    chan os.Signal
 	updates sync.WaitGroup // SIGHUP updates in flight
 
-	refusals *refusalLog // refused API requests, logged at a bounded rate
+	refusals *apiserver.RefusalLog // refused API requests, logged at a bounded rate
 
 	shutdownReq chan struct{} // API asks to shut down; buffered, never closed
 	serveErr    chan error    // the API server stopped on its own
 	stopped     chan struct{} // closed once every app has stopped
 }
 
-// serve binds the control API, starts the supervisor, then serves the API
+// Options are what Run needs from main.
+type Options struct {
+	Dir      string         // the config directory, for updates
+	Config   *config.Config // loaded from Dir
+	Log      *slog.Logger
+	Security *apiserver.Security // the control API's access policy
+	Version  string              // of this gracevisord
+	// Signals receives SIGTERM, SIGINT (shut down) and SIGHUP (update);
+	// main subscribes it before anything starts, so an early SIGTERM still
+	// stops apps. Run also puts back signals it must handle later, so it
+	// needs a buffered channel it may send on.
+	Signals chan os.Signal
+}
+
+// Run binds the control API, starts the supervisor, then serves the API
 // and runs until a shutdown signal or request. It returns an error if
 // start-up or the API failed.
 //
@@ -48,37 +62,35 @@ type runner struct {
 // nothing; it answers only once every app was started (connections made
 // meanwhile wait in the kernel's backlog), so its first answers never show
 // apps that were not started yet.
-func serve(dir string, cfg *config.Config, log *slog.Logger, sec *apiSecurity) error {
-	nofile := openFileLimit(log)
+func Run(o Options) error {
+	cfg, log := o.Config, o.Log
+	nofile := apiserver.OpenFileLimit(log)
 	r := &runner{
 		log:         log,
-		sec:         sec,
-		sigs:        make(chan os.Signal, 4),
+		version:     o.Version,
+		sec:         o.Security,
+		sigs:        o.Signals,
 		shutdownReq: make(chan struct{}, 1),
 		serveErr:    make(chan error, 1),
 		stopped:     make(chan struct{}),
 	}
-	// Subscribe before anything starts so an early SIGTERM still stops apps.
-	signal.Notify(r.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(r.sigs)
-
-	lns, err := listenAPI(cfg.RPC)
+	lns, err := apiserver.Listen(cfg.RPC)
 	if err != nil {
 		return fmt.Errorf("control API: %w", err)
 	}
-	maxConns := apiConnCap(cfg.RPC.MaxConnections, nofile)
-	lns = limitListeners(lns, maxConns)
-	r.refusals = newRefusalLog(log)
-	defer r.refusals.close() // after the API stopped: the last counts are logged
+	maxConns := apiserver.ConnCap(cfg.RPC.MaxConnections, nofile)
+	lns = apiserver.LimitListeners(lns, maxConns)
+	r.refusals = apiserver.NewRefusalLog(log)
+	defer r.refusals.Close() // after the API stopped: the last counts are logged
 
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r.sup = procs.New(cfg, log)
-	r.d = newDaemon(dir, cfg, r.sup, log)
-	r.ops = startOps(r.d, r.sup, log, r.refusals.refused)
+	r.d = newDaemon(o.Dir, cfg, r.sup, log)
+	r.ops = startOps(r.d, r.sup, log, o.Version, r.refusals.Collector())
 	defer r.ops.stop() // after the apps have stopped: their last alerts still go out
 	if err := r.start(base); err != nil {
-		closeAll(lns)
+		apiserver.CloseAll(lns)
 		r.stopApps()
 		if errors.Is(err, errStartInterrupted) {
 			return nil
@@ -88,13 +100,13 @@ func serve(dir string, cfg *config.Config, log *slog.Logger, sec *apiSecurity) e
 	srv := r.newServer(base)
 	var apiAddrs []string
 	for _, ln := range lns {
-		go serveAPI(srv, ln, r.serveErr)
+		go apiserver.Serve(srv, ln, r.serveErr)
 		apiAddrs = append(apiAddrs, ln.Addr().Network()+":"+ln.Addr().String())
 	}
 	if cfg.RPC.Socket != "" { // the listener's own address is the private name it was bound at
 		apiAddrs[len(apiAddrs)-1] = "unix:" + cfg.RPC.Socket
 	}
-	log.Info("gracevisord started", "version", version, "conf", cfg.File, "api", apiAddrs,
+	log.Info("gracevisord started", "version", o.Version, "conf", cfg.File, "api", apiAddrs,
 		"api_max_connections", maxConns, "apps", len(cfg.Apps))
 	r.ops.notify(sdnotify.Ready)
 
@@ -163,18 +175,20 @@ func (r *runner) requeue(sigs []os.Signal) {
 }
 
 func (r *runner) newServer(base context.Context) *http.Server {
-	a := &api{
-		d:               r.d,
-		log:             r.log,
-		version:         version,
-		base:            base,
-		requestShutdown: r.requestShutdown,
-		stopped:         r.stopped,
-		sec:             r.sec,
-		metrics:         r.ops.metrics,
-		refusals:        r.refusals,
+	a := &apiserver.API{
+		Sup:             r.sup,
+		Update:          r.d.update,
+		LogPath:         r.d.logPath,
+		Log:             r.log,
+		Version:         r.version,
+		Base:            base,
+		RequestShutdown: r.requestShutdown,
+		Stopped:         r.stopped,
+		Security:        r.sec,
+		Metrics:         r.ops.metrics,
+		Refusals:        r.refusals,
 	}
-	return newAPIServer(a.handler(), r.log, apiLimits{})
+	return apiserver.NewServer(a.Handler(), r.log, apiserver.Limits{})
 }
 
 // requestShutdown is called by the API; safe for concurrent use.
@@ -182,16 +196,6 @@ func (r *runner) requestShutdown() {
 	select {
 	case r.shutdownReq <- struct{}{}:
 	default: // already requested
-	}
-}
-
-// serveAPI serves the control API until the server is shut down.
-func serveAPI(srv *http.Server, ln net.Listener, errc chan<- error) {
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		select {
-		case errc <- err:
-		default: // another listener already reported; one error ends the daemon
-		}
 	}
 }
 

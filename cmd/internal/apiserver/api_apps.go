@@ -1,6 +1,8 @@
-package main
+package apiserver
 
 import (
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
+	"github.com/gracevisor/gracevisor/cmd/internal/reply"
 	"net/http"
 
 	"github.com/gracevisor/gracevisor/procs"
@@ -11,58 +13,58 @@ import (
 // operation produced. The status is read after the operation, so a
 // concurrent one may have changed it already (a stop right after this
 // start); the result is this request's own outcome.
-func (a *api) handleApp(w http.ResponseWriter, r *http.Request, op procs.Op) {
+func (a *API) handleApp(w http.ResponseWriter, r *http.Request, op procs.Op) {
 	name := r.PathValue("name")
-	if err := a.base.Err(); err != nil {
+	if err := a.Base.Err(); err != nil {
 		a.writeOpError(w, r, errShuttingDown)
 		return
 	}
-	res, err := a.d.sup.Do(a.base, op, name)
+	res, err := a.Sup.Do(a.Base, op, name)
 	if err != nil {
 		a.writeOpError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, procs.OpReport{AppStatus: a.statusAfter(res), Result: res})
+	reply.JSON(w, http.StatusOK, api.OpReport{AppStatus: a.statusAfter(res), Result: opResult(res)})
 }
 
 // statusAfter is the app's status after an operation that produced res.
 // An app removed meanwhile (an update) has none; res stands in for it.
-func (a *api) statusAfter(res procs.OpResult) procs.AppStatus {
-	st, err := a.d.sup.Status(res.App)
+func (a *API) statusAfter(res procs.OpResult) api.AppStatus {
+	st, err := a.Sup.Status(res.App)
 	if err != nil || len(st) != 1 {
-		return procs.AppStatus{Name: res.App, State: res.State, Instances: []procs.InstanceStatus{}}
+		return api.AppStatus{Name: res.App, State: api.AppState(res.State), Instances: []api.InstanceStatus{}}
 	}
-	return st[0]
+	return appStatus(st[0])
 }
 
 // handleStart serves POST /api/v1/apps/{name}/start.
-func (a *api) handleStart(w http.ResponseWriter, r *http.Request) {
+func (a *API) handleStart(w http.ResponseWriter, r *http.Request) {
 	a.handleApp(w, r, procs.OpStart)
 }
 
 // handleStop serves POST /api/v1/apps/{name}/stop.
-func (a *api) handleStop(w http.ResponseWriter, r *http.Request) {
+func (a *API) handleStop(w http.ResponseWriter, r *http.Request) {
 	a.handleApp(w, r, procs.OpStop)
 }
 
 // handleRestart serves POST /api/v1/apps/{name}/restart.
-func (a *api) handleRestart(w http.ResponseWriter, r *http.Request) {
+func (a *API) handleRestart(w http.ResponseWriter, r *http.Request) {
 	a.handleApp(w, r, procs.OpRestart)
 }
 
 // handleReload serves POST /api/v1/apps/{name}/reload. It blocks until the
 // new instance serves (200, procs.ReloadResult) or the reload failed and the
 // old instance still serves (409 with the reason).
-func (a *api) handleReload(w http.ResponseWriter, r *http.Request) {
-	if a.base.Err() != nil {
+func (a *API) handleReload(w http.ResponseWriter, r *http.Request) {
+	if a.Base.Err() != nil {
 		a.writeOpError(w, r, errShuttingDown)
 		return
 	}
-	res, err := a.d.sup.Reload(a.base, r.PathValue("name"))
+	res, err := a.Sup.Reload(a.Base, r.PathValue("name"))
 	if err != nil {
 		a.writeOpError(w, r, err)
 		return
 	}
-	a.log.Info("reloaded", "app", res.App, "pid", res.PID, "port", res.Port, "switch_ms", res.DurationMS)
-	writeJSON(w, http.StatusOK, res)
+	a.Log.Info("reloaded", "app", res.App, "pid", res.PID, "port", res.Port, "switch_ms", res.DurationMS)
+	reply.JSON(w, http.StatusOK, api.ReloadResult(res))
 }

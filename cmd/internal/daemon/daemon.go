@@ -1,19 +1,15 @@
-package main
+package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/gracevisor/gracevisor/cmd/internal/apiserver"
 	"log/slog"
 	"sync"
 
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/procs"
 )
-
-// errInvalidConfig is wrapped by update when the config files do not load;
-// nothing was changed.
-var errInvalidConfig = errors.New("invalid config")
 
 // daemon owns the running configuration and the supervisor that runs it.
 // It is safe for concurrent use; updates are serialized.
@@ -46,13 +42,13 @@ func (d *daemon) config() *config.Config {
 
 // update re-reads the config directory and applies it: new apps start,
 // removed apps stop, changed apps reload. An invalid config changes nothing
-// and the returned error wraps errInvalidConfig and the loader's error.
+// and the returned error wraps apiserver.ErrInvalidConfig and the loader's error.
 func (d *daemon) update(ctx context.Context) (procs.Changes, error) {
 	d.updateMu.Lock()
 	defer d.updateMu.Unlock()
 	cfg, err := config.Load(d.dir)
 	if err != nil {
-		return procs.Changes{}, fmt.Errorf("%w: %w", errInvalidConfig, err)
+		return procs.Changes{}, fmt.Errorf("%w: %w", apiserver.ErrInvalidConfig, err)
 	}
 	old := d.config()
 	d.setPending(cfg)

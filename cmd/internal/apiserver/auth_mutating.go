@@ -1,9 +1,10 @@
-package main
+package apiserver
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/gracevisor/gracevisor/cmd/internal/reply"
 	"io"
 	"mime"
 	"net/http"
@@ -22,7 +23,7 @@ const maxBody = 4 << 10
 // and paths come only from the config on disk — so any field is refused.
 // Every request that passes is logged with who made it, and its outcome;
 // refusals go to the refusal log, at a bounded rate.
-func (a *api) mutating(h http.HandlerFunc) http.HandlerFunc {
+func (a *API) mutating(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		who, path := peerOf(r).who, clientStr(r.URL.Path)
 		if code, msg := jsonBodyProblem(w, r); code != 0 {
@@ -31,14 +32,14 @@ func (a *api) mutating(h http.HandlerFunc) http.HandlerFunc {
 				reason = reasonContentType
 			}
 			a.refusalLog().refuse(r, code, reason, msg)
-			writeError(w, code, msg)
+			reply.Error(w, code, msg)
 			return
 		}
-		a.log.Info("api request", "method", r.Method, "path", path, "from", who)
+		a.Log.Info("api request", "method", r.Method, "path", path, "from", who)
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		start := time.Now()
 		h(rec, r)
-		a.log.Info("api request done", "method", r.Method, "path", path, "from", who,
+		a.Log.Info("api request done", "method", r.Method, "path", path, "from", who,
 			"status", rec.code, "duration", time.Since(start).Round(time.Millisecond))
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package apiserver
 
 import (
 	"bufio"
@@ -31,9 +31,9 @@ func securedAPI(t *testing.T) (http.Handler, *bytes.Buffer) {
 	stopped := make(chan struct{})
 	close(stopped)
 	a := routingAPI(stopped, func() {})
-	a.log = slog.New(slog.NewTextHandler(&logBuf, nil))
-	a.sec = &apiSecurity{tokenHash: sha256.Sum256([]byte(testToken)), hasToken: true, loopbackTCP: true, rpcHost: "localhost"}
-	return a.handler(), &logBuf
+	a.Log = slog.New(slog.NewTextHandler(&logBuf, nil))
+	a.Security = &Security{tokenHash: sha256.Sum256([]byte(testToken)), hasToken: true, loopbackTCP: true, rpcHost: "localhost"}
+	return a.Handler(), &logBuf
 }
 
 // req builds a request: host, optional token, and for POST a body with a
@@ -187,55 +187,41 @@ func TestNewAPISecurity(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	good := writeToken(t, testToken+"\n", 0o600)
 
-	_, err := newAPISecurity(ctx, config.RPC{Host: "0.0.0.0", Port: 9001}, quiet)
-	if !errors.Is(err, errExposed) || !strings.Contains(err.Error(), "not a loopback address") || !strings.Contains(err.Error(), "rpc.token_file") {
+	_, err := NewSecurity(ctx, config.RPC{Host: "0.0.0.0", Port: 9001}, quiet)
+	if !errors.Is(err, ErrExposed) || !strings.Contains(err.Error(), "not a loopback address") || !strings.Contains(err.Error(), "rpc.token_file") {
 		t.Errorf("non-loopback without token: %v", err)
 	}
-	if _, err := newAPISecurity(ctx, config.RPC{Host: "", Port: 9001}, quiet); !errors.Is(err, errExposed) {
+	if _, err := NewSecurity(ctx, config.RPC{Host: "", Port: 9001}, quiet); !errors.Is(err, ErrExposed) {
 		t.Errorf("every interface without token: %v", err)
 	}
-	s, err := newAPISecurity(ctx, config.RPC{Host: "0.0.0.0", Port: 9001, TokenFile: good}, quiet)
+	s, err := NewSecurity(ctx, config.RPC{Host: "0.0.0.0", Port: 9001, TokenFile: good}, quiet)
 	if err != nil || !s.hasToken || s.loopbackTCP || !s.tokenOK(testToken) || s.tokenOK(testToken+"x") {
 		t.Errorf("non-loopback with token: %+v, %v", s, err)
 	}
-	if s, err := newAPISecurity(ctx, config.RPC{Host: "localhost", Port: 9001}, quiet); err != nil || !s.loopbackTCP || s.hasToken {
+	if s, err := NewSecurity(ctx, config.RPC{Host: "localhost", Port: 9001}, quiet); err != nil || !s.loopbackTCP || s.hasToken {
 		t.Errorf("loopback without token: %+v, %v", s, err)
 	}
-	if _, err := newAPISecurity(ctx, config.RPC{Host: "0.0.0.0", Port: 0, Socket: "/run/x.sock"}, quiet); err != nil {
+	if _, err := NewSecurity(ctx, config.RPC{Host: "0.0.0.0", Port: 0, Socket: "/run/x.sock"}, quiet); err != nil {
 		t.Errorf("TCP off: %v", err)
 	}
 
 	for name, content := range map[string]string{"empty": "\n\n", "short": "abc123\n"} {
 		p := writeToken(t, content, 0o600)
-		if _, err := newAPISecurity(ctx, config.RPC{Host: "localhost", Port: 9001, TokenFile: p}, quiet); err == nil || !strings.Contains(err.Error(), p) {
+		if _, err := NewSecurity(ctx, config.RPC{Host: "localhost", Port: 9001, TokenFile: p}, quiet); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s token: %v", name, err)
 		}
 	}
-	if _, err := newAPISecurity(ctx, config.RPC{Host: "localhost", Port: 9001, TokenFile: "/nonexistent/token"}, quiet); err == nil {
+	if _, err := NewSecurity(ctx, config.RPC{Host: "localhost", Port: 9001, TokenFile: "/nonexistent/token"}, quiet); err == nil {
 		t.Error("missing token file accepted")
 	}
 
 	var logBuf bytes.Buffer
 	open := writeToken(t, testToken, 0o644)
-	if _, err := newAPISecurity(ctx, config.RPC{Host: "localhost", Port: 9001, TokenFile: open}, slog.New(slog.NewTextHandler(&logBuf, nil))); err != nil {
+	if _, err := NewSecurity(ctx, config.RPC{Host: "localhost", Port: 9001, TokenFile: open}, slog.New(slog.NewTextHandler(&logBuf, nil))); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logBuf.String(), "readable by other users") {
 		t.Errorf("no warning for a world-readable token file: %q", logBuf.String())
-	}
-}
-
-// A non-loopback bind without a token: gracevisord exits 1 and says why,
-// before starting anything.
-func TestRefusesExposedAPI(t *testing.T) {
-	dir := t.TempDir()
-	yaml := "rpc: {host: 0.0.0.0, port: 9001}\nlogger: {log_dir: " + filepath.Join(dir, "log") + "}\napps: []\n"
-	if err := os.WriteFile(filepath.Join(dir, "gracevisor.yaml"), []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	code, _, errOut := runDaemon(t, "--conf", dir)
-	if code != 1 || !strings.Contains(errOut, `rpc.host "0.0.0.0" is not a loopback address and rpc.token_file is not set`) {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
 
@@ -252,7 +238,7 @@ func TestBearer(t *testing.T) {
 // side) is a bad request, not a body too large; the handler never runs.
 func TestTruncatedBodyIsBadRequest(t *testing.T) {
 	asked := make(chan struct{}, 1)
-	srv := httptest.NewServer(routingAPI(nil, func() { asked <- struct{}{} }).handler())
+	srv := httptest.NewServer(routingAPI(nil, func() { asked <- struct{}{} }).Handler())
 	t.Cleanup(srv.Close)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {

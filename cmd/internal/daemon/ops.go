@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -33,7 +33,7 @@ type opsRuntime struct {
 // startOps hooks the alert dispatcher into sup (before sup.Start) and
 // starts it and the statsd pusher; both read d's running config. extra
 // collectors are served on GET /metrics too.
-func startOps(d *daemon, sup *procs.Supervisor, log *slog.Logger, extra ...prometheus.Collector) *opsRuntime {
+func startOps(d *daemon, sup *procs.Supervisor, log *slog.Logger, version string, extra ...prometheus.Collector) *opsRuntime {
 	o := &opsRuntime{log: log, sd: sdnotify.New()}
 	o.alerts = alerts.Start(log, "gracevisord/"+version, d.alertsFor)
 	sup.SetEventHook(o.alerts.Notify)

@@ -1,4 +1,4 @@
-package main
+package apiserver
 
 import (
 	"bufio"
@@ -40,24 +40,24 @@ func (c *fakeClock) advance(d time.Duration) {
 
 // testRefusalLog is the daemon's refusal log on a fake clock; its timer
 // never fires during a test (an hour), the test sweeps by hand.
-func testRefusalLog(t *testing.T, log *slog.Logger) (*refusalLog, *fakeClock) {
+func testRefusalLog(t *testing.T, log *slog.Logger) (*RefusalLog, *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
-	l := newRefusalLog(log)
+	l := NewRefusalLog(log)
 	l.interval, l.now = time.Hour, clock.now
-	t.Cleanup(l.close)
+	t.Cleanup(l.Close)
 	return l, clock
 }
 
 // serveTestAPI serves h like the daemon does, on 127.0.0.1:0, capped at
 // maxConns connections, and returns the address.
-func serveTestAPI(t *testing.T, h http.Handler, lim apiLimits, maxConns int) string {
+func serveTestAPI(t *testing.T, h http.Handler, lim Limits, maxConns int) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newAPIServer(h, slog.New(slog.NewTextHandler(io.Discard, nil)), lim)
+	srv := NewServer(h, slog.New(slog.NewTextHandler(io.Discard, nil)), lim)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(newLimitListener(ln, maxConns)) }()
 	t.Cleanup(func() {
@@ -102,11 +102,11 @@ func TestRefusalFloodLogIsBounded(t *testing.T) {
 	logBuf := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logBuf, nil))
 	a := routingAPI(nil, nil)
-	a.log = log
-	a.sec = &apiSecurity{tokenHash: sha256.Sum256([]byte(testToken)), hasToken: true, loopbackTCP: true, rpcHost: "localhost"}
+	a.Log = log
+	a.Security = &Security{tokenHash: sha256.Sum256([]byte(testToken)), hasToken: true, loopbackTCP: true, rpcHost: "localhost"}
 	var clock *fakeClock
-	a.refusals, clock = testRefusalLog(t, log)
-	addr := serveTestAPI(t, a.handler(), apiLimits{}, 8)
+	a.Refusals, clock = testRefusalLog(t, log)
+	addr := serveTestAPI(t, a.Handler(), Limits{}, 8)
 
 	const n = 200
 	long := "/api/v1/apps/" + strings.Repeat("x\n", 1750) // a 7 KiB URI with %0A, under the limit
@@ -129,11 +129,11 @@ func TestRefusalFloodLogIsBounded(t *testing.T) {
 		t.Errorf("path not escaped, cut and quoted:\n%s", got)
 	}
 	clock.advance(time.Hour)
-	a.refusals.sweep()
+	a.Refusals.sweep()
 	if got := logBuf.String(); !strings.Contains(got, "msg=\"api requests refused, not logged one by one\" from=127.0.0.1 reason=missing_token count=199") {
 		t.Errorf("no count of the refusals not logged:\n%s", got)
 	}
-	if v := testutil.ToFloat64(a.refusals.refused.WithLabelValues(reasonNoToken)); v != n {
+	if v := testutil.ToFloat64(a.Refusals.refused.WithLabelValues(reasonNoToken)); v != n {
 		t.Errorf("gracevisor_api_refused_total{reason=missing_token} = %v, want %d", v, n)
 	}
 
@@ -143,7 +143,7 @@ func TestRefusalFloodLogIsBounded(t *testing.T) {
 	if code, body := readStatus(t, c414, r414, 5*time.Second); code != http.StatusRequestURITooLong || !strings.Contains(body, "request URI too long") {
 		t.Errorf("9 KiB URI: %d %s, want 414", code, body)
 	}
-	if v := testutil.ToFloat64(a.refusals.refused.WithLabelValues(reasonURITooLong)); v != 1 {
+	if v := testutil.ToFloat64(a.Refusals.refused.WithLabelValues(reasonURITooLong)); v != 1 {
 		t.Errorf("gracevisor_api_refused_total{reason=uri_too_long} = %v, want 1", v)
 	}
 	c431, r431 := rawRequest(t, addr, "GET /"+strings.Repeat("a", 100<<10)+" HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -184,7 +184,7 @@ func TestRefusalLogSources(t *testing.T) {
 	if !admitted("10.0.0.1", reasonNoToken) {
 		t.Error("a new interval: the first refusal must be logged")
 	}
-	l.close()
+	l.Close()
 	got := logBuf.String()
 	for _, want := range []string{"from=10.0.0.1 reason=missing_token count=1", "from=10.0.0.2 reason=missing_token count=1", "from=other reason=missing_token count=1"} {
 		if strings.Count(got, want) != 1 {
@@ -213,7 +213,7 @@ func TestClip(t *testing.T) {
 // Issue 18 item 4: at most maxConns connections are served at once; the
 // next one waits in the backlog until one of them closes.
 func TestAPIConnectionCap(t *testing.T) {
-	addr := serveTestAPI(t, routingAPI(nil, nil).handler(), apiLimits{}, 2)
+	addr := serveTestAPI(t, routingAPI(nil, nil).Handler(), Limits{}, 2)
 	var idle []net.Conn
 	for range 2 {
 		c, err := net.Dial("tcp", addr)
@@ -243,8 +243,8 @@ func isTimeout(err error) bool {
 // ReadHeaderTimeout; one whose body trickles in, after ReadTimeout.
 func TestAPISlowClientsAreCut(t *testing.T) {
 	a := routingAPI(make(chan struct{}), func() {})
-	lim := apiLimits{readHeaderTimeout: 200 * time.Millisecond, readTimeout: 400 * time.Millisecond}
-	addr := serveTestAPI(t, a.handler(), lim, 8)
+	lim := Limits{readHeaderTimeout: 200 * time.Millisecond, readTimeout: 400 * time.Millisecond}
+	addr := serveTestAPI(t, a.Handler(), lim, 8)
 
 	idle, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -273,12 +273,12 @@ func TestAPIReadTimeoutSparesLongRequests(t *testing.T) {
 	a := routingAPI(stopped, func() {})
 	path := filepath.Join(t.TempDir(), "app.log")
 	mux := http.NewServeMux()
-	mux.Handle("/", a.handler())
+	mux.Handle("/", a.Handler())
 	mux.HandleFunc("GET /follow", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		a.followLog(w, r, path, nil)
 	})
-	addr := serveTestAPI(t, mux, apiLimits{readHeaderTimeout: 100 * time.Millisecond, readTimeout: 200 * time.Millisecond}, 8)
+	addr := serveTestAPI(t, mux, Limits{readHeaderTimeout: 100 * time.Millisecond, readTimeout: 200 * time.Millisecond}, 8)
 
 	sc, sr := rawRequest(t, addr, "POST /api/v1/shutdown HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 	fc, fr := rawRequest(t, addr, "GET /follow HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -315,8 +315,8 @@ func TestAPIConnCap(t *testing.T) {
 		{0, 1 << 20, 256},
 	}
 	for _, tc := range cases {
-		if got := apiConnCap(tc.configured, tc.nofile); got != tc.want {
-			t.Errorf("apiConnCap(%d, %d) = %d, want %d", tc.configured, tc.nofile, got, tc.want)
+		if got := ConnCap(tc.configured, tc.nofile); got != tc.want {
+			t.Errorf("ConnCap(%d, %d) = %d, want %d", tc.configured, tc.nofile, got, tc.want)
 		}
 	}
 }

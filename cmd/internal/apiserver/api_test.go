@@ -1,10 +1,11 @@
-package main
+package apiserver
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,17 +18,17 @@ import (
 
 // routingAPI is an api whose handlers are reached only for requests that
 // never touch the supervisor: routing, validation, version, shutdown.
-func routingAPI(stopped chan struct{}, onShutdown func()) *api {
-	return &api{
-		log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
-		version:         "test-1",
-		base:            context.Background(),
-		requestShutdown: onShutdown,
-		stopped:         stopped,
+func routingAPI(stopped chan struct{}, onShutdown func()) *API {
+	return &API{
+		Log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Version:         "test-1",
+		Base:            context.Background(),
+		RequestShutdown: onShutdown,
+		Stopped:         stopped,
 	}
 }
 
-func do(t *testing.T, h http.Handler, method, target string) (*httptest.ResponseRecorder, apiError) {
+func do(t *testing.T, h http.Handler, method, target string) (*httptest.ResponseRecorder, api.ErrorReply) {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	var body io.Reader
@@ -39,7 +40,7 @@ func do(t *testing.T, h http.Handler, method, target string) (*httptest.Response
 		req.Header.Set("Content-Type", "application/json")
 	}
 	h.ServeHTTP(rec, req)
-	var errBody apiError
+	var errBody api.ErrorReply
 	if rec.Code >= 400 {
 		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 			t.Errorf("%s %s: Content-Type %q, want application/json", method, target, ct)
@@ -52,7 +53,7 @@ func do(t *testing.T, h http.Handler, method, target string) (*httptest.Response
 }
 
 func TestRoutingErrorsAreJSON(t *testing.T) {
-	h := routingAPI(nil, nil).handler()
+	h := routingAPI(nil, nil).Handler()
 	cases := []struct {
 		method, target string
 		code           int
@@ -89,7 +90,7 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 // The mux's redirects to a clean path keep their status, Location and body;
 // only its 404 and 405 bodies become JSON.
 func TestRoutingRedirectsPassThrough(t *testing.T) {
-	h := routingAPI(nil, nil).handler()
+	h := routingAPI(nil, nil).Handler()
 	for _, method := range []string{"GET", "POST"} {
 		rec, _ := do(t, h, method, "/api/v1//version")
 		if rec.Code != http.StatusTemporaryRedirect && rec.Code != http.StatusMovedPermanently {
@@ -108,8 +109,8 @@ func TestRoutingRedirectsPassThrough(t *testing.T) {
 }
 
 func TestVersionEndpoint(t *testing.T) {
-	rec, _ := do(t, routingAPI(nil, nil).handler(), "GET", "/api/v1/version")
-	var v versionReply
+	rec, _ := do(t, routingAPI(nil, nil).Handler(), "GET", "/api/v1/version")
+	var v api.Version
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || rec.Code != 200 || v.Version != "test-1" || v.Go == "" {
 		t.Fatalf("version: %d %q (%v)", rec.Code, rec.Body, err)
 	}
@@ -118,7 +119,7 @@ func TestVersionEndpoint(t *testing.T) {
 func TestShutdownAnswersOnceAppsStopped(t *testing.T) {
 	stopped := make(chan struct{})
 	asked := make(chan struct{}, 1)
-	h := routingAPI(stopped, func() { asked <- struct{}{}; close(stopped) }).handler()
+	h := routingAPI(stopped, func() { asked <- struct{}{}; close(stopped) }).Handler()
 	rec, _ := do(t, h, "POST", "/api/v1/shutdown")
 	if rec.Code != 200 || len(asked) != 1 {
 		t.Fatalf("shutdown: %d %q, asked %d times", rec.Code, rec.Body, len(asked))
@@ -131,7 +132,7 @@ func TestErrorStatus(t *testing.T) {
 		code int
 	}{
 		{fmt.Errorf("reload: %w %q", procs.ErrUnknownApp, "x"), http.StatusNotFound},
-		{fmt.Errorf("%w: %w", errInvalidConfig, errors.New("a.yaml:1: x: bad")), http.StatusUnprocessableEntity},
+		{fmt.Errorf("%w: %w", ErrInvalidConfig, errors.New("a.yaml:1: x: bad")), http.StatusUnprocessableEntity},
 		{errShuttingDown, http.StatusServiceUnavailable},
 		{fmt.Errorf("reload demo: %w", context.Canceled), http.StatusServiceUnavailable},
 		{errors.New("new instance exited with status 1"), http.StatusConflict},
@@ -144,7 +145,7 @@ func TestErrorStatus(t *testing.T) {
 }
 
 func TestConfigProblems(t *testing.T) {
-	err := fmt.Errorf("%w: %w", errInvalidConfig, errors.New("/c/gracevisor.yaml:3: rpc.prot: unknown key\n/c/conf.d/a.yaml:1: command: missing"))
+	err := fmt.Errorf("%w: %w", ErrInvalidConfig, errors.New("/c/gracevisor.yaml:3: rpc.prot: unknown key\n/c/conf.d/a.yaml:1: command: missing"))
 	got := configProblems(err)
 	if len(got) != 2 || got[0] != "/c/gracevisor.yaml:3: rpc.prot: unknown key" || got[1] != "/c/conf.d/a.yaml:1: command: missing" {
 		t.Fatalf("configProblems = %q", got)

@@ -1,4 +1,4 @@
-package main
+package apiserver
 
 import (
 	"context"
@@ -38,12 +38,12 @@ const minTokenLen = 16
 // loopback name.
 const resolveTimeout = 5 * time.Second
 
-// errExposed is why gracevisord refuses to start with an open API.
-var errExposed = errors.New("refusing to start")
+// ErrExposed is why gracevisord refuses to start with an open API.
+var ErrExposed = errors.New("refusing to start")
 
-// apiSecurity is the control API's access policy. Read-only after
-// newAPISecurity, so safe for concurrent use.
-type apiSecurity struct {
+// Security is the control API's access policy. Read-only after
+// NewSecurity, so safe for concurrent use.
+type Security struct {
 	tokenHash [sha256.Size]byte // sha256 of the token; compared in constant time
 	hasToken  bool
 	// loopbackTCP: the TCP listener is on a loopback address, so the Host
@@ -53,10 +53,10 @@ type apiSecurity struct {
 	rpcHost string
 }
 
-// newAPISecurity reads the token and decides the policy for rpc. It refuses
-// (errExposed) a TCP listener on a non-loopback address without a token.
-func newAPISecurity(ctx context.Context, rpc config.RPC, log *slog.Logger) (*apiSecurity, error) {
-	s := &apiSecurity{rpcHost: strings.ToLower(strings.Trim(rpc.Host, "[]"))}
+// NewSecurity reads the token and decides the policy for rpc. It refuses
+// (ErrExposed) a TCP listener on a non-loopback address without a token.
+func NewSecurity(ctx context.Context, rpc config.RPC, log *slog.Logger) (*Security, error) {
+	s := &Security{rpcHost: strings.ToLower(strings.Trim(rpc.Host, "[]"))}
 	if rpc.TokenFile != "" {
 		tok, err := readToken(rpc.TokenFile, log)
 		if err != nil {
@@ -73,23 +73,21 @@ func newAPISecurity(ctx context.Context, rpc config.RPC, log *slog.Logger) (*api
 	if !s.loopbackTCP && !s.hasToken {
 		return nil, fmt.Errorf("%w: rpc.host %q is not a loopback address and rpc.token_file is not set, "+
 			"so anyone who can reach %s could run, stop and read every app; set rpc.token_file, "+
-			"or bind rpc.host to localhost, or use rpc.socket", errExposed, rpc.Host, rpc.Addr())
+			"or bind rpc.host to localhost, or use rpc.socket", ErrExposed, rpc.Host, rpc.Addr())
 	}
 	return s, nil
 }
 
-// readToken reads a token file: its first line, trimmed. It warns when the
-// file is readable by other users.
+// readToken reads a token file (config.ReadToken) and checks that the
+// token is long enough to be a secret. It warns when the file is readable
+// by other users.
 func readToken(path string, log *slog.Logger) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("rpc.token_file: %w", err)
-	}
-	tok, _, _ := strings.Cut(string(data), "\n")
-	tok = strings.TrimSpace(tok)
+	tok, err := config.ReadToken(path)
 	switch {
-	case tok == "":
+	case errors.Is(err, config.ErrEmptyToken):
 		return "", fmt.Errorf("rpc.token_file %s is empty; put a random token in it, e.g. `openssl rand -hex 32 > %s`", path, path)
+	case err != nil:
+		return "", fmt.Errorf("rpc.token_file: %w", err)
 	case len(tok) < minTokenLen:
 		return "", fmt.Errorf("rpc.token_file %s: the token is %d characters, want at least %d random ones (e.g. `openssl rand -hex 32`)", path, len(tok), minTokenLen)
 	}
@@ -101,7 +99,7 @@ func readToken(path string, log *slog.Logger) (string, error) {
 
 // tokenOK compares a presented token with ours in constant time: both are
 // hashed first, so neither their contents nor their lengths leak by timing.
-func (s *apiSecurity) tokenOK(presented string) bool {
+func (s *Security) tokenOK(presented string) bool {
 	h := sha256.Sum256([]byte(presented))
 	return subtle.ConstantTimeCompare(h[:], s.tokenHash[:]) == 1
 }
@@ -135,7 +133,7 @@ func isLoopbackHost(ctx context.Context, host string) bool {
 // hostHeaderOK reports whether a Host header names a loopback host (or the
 // configured rpc.host): what a browser sends for a page it loaded from us,
 // and never what it sends for an attacker's rebound DNS name.
-func (s *apiSecurity) hostHeaderOK(hostport string) bool {
+func (s *Security) hostHeaderOK(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h

@@ -1,4 +1,4 @@
-package main
+package apiserver
 
 import (
 	"context"
@@ -138,7 +138,7 @@ func TestPeerCredentials(t *testing.T) {
 		ConnContext: peerContext,
 	}
 	done := make(chan error, 1)
-	go serveAPI(srv, ln, done)
+	go Serve(srv, ln, done)
 	defer srv.Close()
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", path)

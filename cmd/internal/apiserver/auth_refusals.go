@@ -1,4 +1,4 @@
-package main
+package apiserver
 
 import (
 	"log/slog"
@@ -70,7 +70,7 @@ func clip(s string) string {
 // forged log lines) and bounded.
 func quote(s string) string { return strconv.Quote(clip(s)) }
 
-// refusalLog logs refused API requests at a bounded rate: the first
+// RefusalLog logs refused API requests at a bounded rate: the first
 // refusal from a source (a TCP client's IP address, a socket peer's uid)
 // for a reason (missing token, wrong token …) in each interval is logged in
 // full; the others are only counted, and one line gives their number when
@@ -81,7 +81,7 @@ func quote(s string) string { return strconv.Quote(clip(s)) }
 //
 // The zero value logs every refusal (to log; nil logs nothing) and counts
 // none. Safe for concurrent use.
-type refusalLog struct {
+type RefusalLog struct {
 	log        *slog.Logger
 	interval   time.Duration          // one line per source and reason per interval; 0 = every refusal
 	maxSources int                    // windows open at once, then overflowSource
@@ -102,9 +102,9 @@ type refusalWindow struct {
 	suppressed int // refusals not logged since start
 }
 
-// newRefusalLog is the daemon's refusal log: one line per source per
-// refusalInterval. Call close when the API has stopped.
-func newRefusalLog(log *slog.Logger) *refusalLog {
+// NewRefusalLog is the daemon's refusal log: one line per source per
+// refusalInterval. Call Close when the API has stopped.
+func NewRefusalLog(log *slog.Logger) *RefusalLog {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gracevisor_api_refused_total",
 		Help: "Control API requests refused before reaching their handler, by reason.",
@@ -112,13 +112,13 @@ func newRefusalLog(log *slog.Logger) *refusalLog {
 	for _, r := range refusalReasons {
 		c.WithLabelValues(r) // every reason reads 0 rather than missing
 	}
-	return &refusalLog{log: log, interval: refusalInterval, maxSources: maxRefusalSources, refused: c, now: time.Now,
+	return &RefusalLog{log: log, interval: refusalInterval, maxSources: maxRefusalSources, refused: c, now: time.Now,
 		windows: map[refusalKey]*refusalWindow{}}
 }
 
 // refuse counts a refused request and logs it unless its source was
 // logged less than an interval ago. msg may quote client values.
-func (l *refusalLog) refuse(r *http.Request, code int, reason, msg string) {
+func (l *RefusalLog) refuse(r *http.Request, code int, reason, msg string) {
 	if l.refused != nil {
 		l.refused.WithLabelValues(reason).Inc()
 	}
@@ -133,7 +133,7 @@ func (l *refusalLog) refuse(r *http.Request, code int, reason, msg string) {
 // admit reports whether a refusal is logged: the first of its source and
 // reason in an interval is; the rest are counted for the line that ends
 // the interval.
-func (l *refusalLog) admit(k refusalKey) bool {
+func (l *RefusalLog) admit(k refusalKey) bool {
 	if l.interval <= 0 {
 		return true
 	}
@@ -165,7 +165,7 @@ func (l *refusalLog) admit(k refusalKey) bool {
 // sweep ends the windows whose interval is over: their counts are logged
 // and they leave the table. The timer calls it every interval while the
 // table is not empty.
-func (l *refusalLog) sweep() {
+func (l *RefusalLog) sweep() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.timer = nil
@@ -182,23 +182,23 @@ func (l *refusalLog) sweep() {
 	l.armLocked()
 }
 
-func (l *refusalLog) armLocked() {
+func (l *RefusalLog) armLocked() {
 	if l.timer == nil && len(l.windows) > 0 {
 		l.timer = time.AfterFunc(l.interval, l.sweep)
 	}
 }
 
 // reportLocked logs how many refusals of a window were not logged, if any.
-func (l *refusalLog) reportLocked(k refusalKey, w *refusalWindow) {
+func (l *RefusalLog) reportLocked(k refusalKey, w *refusalWindow) {
 	if w.suppressed > 0 {
 		l.log.Warn("api requests refused, not logged one by one", "from", k.source, "reason", k.reason,
 			"count", w.suppressed, "since", w.start.Format(time.RFC3339))
 	}
 }
 
-// close logs the counts of the open windows and stops the timer; later
+// Close logs the counts of the open windows and stops the timer; later
 // refusals are logged one by one. Call it once the API has stopped.
-func (l *refusalLog) close() {
+func (l *RefusalLog) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.timer != nil {
@@ -211,3 +211,6 @@ func (l *refusalLog) close() {
 		delete(l.windows, k)
 	}
 }
+
+// Collector is gracevisor_api_refused_total, for GET /metrics.
+func (l *RefusalLog) Collector() prometheus.Collector { return l.refused }
