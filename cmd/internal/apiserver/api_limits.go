@@ -115,7 +115,7 @@ func OpenFileLimit(log *slog.Logger) uint64 {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 1024 // the usual soft limit
 	}
-	return lim.Cur
+	return uint64(lim.Cur) // int64 on some systems
 }
 
 // limitListener accepts at most n connections at once: Accept waits until

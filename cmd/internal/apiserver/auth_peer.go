@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-
-	"golang.org/x/sys/unix"
 )
 
 // peer is who is on the other end of a control API connection.
@@ -42,7 +40,8 @@ func tcpPeer(remote string) peer {
 	return peer{who: remote, source: host}
 }
 
-// unixPeer describes the process at the other end of a unix connection.
+// unixPeer describes the process at the other end of a unix connection,
+// as the kernel tells it (peerCred; see auth_peer_*.go).
 func unixPeer(c *net.UnixConn) peer {
 	unknown := peer{unix: true, who: "unix:unknown", source: "unix:unknown"}
 	raw, err := c.SyscallConn()
@@ -50,15 +49,17 @@ func unixPeer(c *net.UnixConn) peer {
 		return unknown
 	}
 	var (
-		cred    *unix.Ucred
-		credErr error
+		uid, pid int
+		credErr  error
 	)
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil || credErr != nil {
+	if err := raw.Control(func(fd uintptr) { uid, pid, credErr = peerCred(int(fd)) }); err != nil || credErr != nil {
 		return unknown
 	}
-	return peer{unix: true, who: fmt.Sprintf("uid=%d pid=%d", cred.Uid, cred.Pid), source: fmt.Sprintf("uid=%d", cred.Uid)}
+	who := fmt.Sprintf("uid=%d", uid)
+	if pid > 0 {
+		who += fmt.Sprintf(" pid=%d", pid)
+	}
+	return peer{unix: true, who: who, source: fmt.Sprintf("uid=%d", uid)}
 }
 
 // peerOf returns who made the request. A request that did not come through
