@@ -3,6 +3,8 @@ package main
 import (
 	"log/slog"
 	"runtime"
+
+	"github.com/gracevisor/gracevisor/procs"
 )
 
 // warnPlatform says once, at start, which guarantees gracevisord lacks on
@@ -13,15 +15,14 @@ func warnPlatform(log *slog.Logger) {
 	}
 }
 
-// platformLimits lists what this system cannot give. TODO(issue 12): use
-// procs.PlatformLimits once it exists; until then the daemon's own list.
+// platformLimits lists what this system cannot give: procs' own list, and
+// the proxy's and the control API's.
 func platformLimits() []string {
-	if runtime.GOOS == "linux" {
-		return nil
+	lacks := procs.PlatformLimits()
+	if runtime.GOOS != "linux" {
+		lacks = append(lacks,
+			"no splice(2): proxied bytes are copied through user space",
+			"no SO_PEERCRED pid: the audit log names only the uid of rpc.socket clients")
 	}
-	return []string{
-		"apps may outlive a killed gracevisord (no Pdeathsig)",
-		"no splice(2): proxied bytes are copied through user space",
-		"no SO_PEERCRED: the audit log names no uid or pid for rpc.socket clients",
-	}
+	return lacks
 }
