@@ -9,6 +9,10 @@ const (
 	PathUpdate   = "/api/v1/update"   // POST: Changes
 	PathShutdown = "/api/v1/shutdown" // POST: ShutdownReply
 	PathVersion  = "/api/v1/version"  // GET: Version
+	PathUpgrade  = "/api/v1/upgrade"  // POST: a stream of UpgradeEvent lines
+	// PathHealth needs no token: 200 "serving" (or "upgrading"), 503
+	// "draining" or "stopping", for balancers in front of several hosts.
+	PathHealth = "/healthz"
 )
 
 // App operations: POST AppPath(name, op).

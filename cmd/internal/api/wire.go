@@ -87,10 +87,62 @@ type ShutdownReply struct {
 	Status string `json:"status"`
 }
 
-// Version answers GET /api/v1/version.
+// Version answers GET /api/v1/version: who the daemon is and what it is
+// doing (gracevisorctl version prints it beside its own).
 type Version struct {
-	Version string `json:"version"`
-	Go      string `json:"go"`
+	Version   string      `json:"version"`
+	Go        string      `json:"go"`
+	BuildID   string      `json:"build_id"`   // -ldflags main.buildID, else the VCS revision
+	PID       int         `json:"pid"`        // of the daemon answering
+	StartedAt time.Time   `json:"started_at"` // when that daemon started
+	State     DaemonState `json:"state"`
+}
+
+// DaemonState is what the daemon is doing, as GET /healthz and
+// GET /api/v1/version report it.
+type DaemonState string
+
+// Daemon states.
+const (
+	DaemonServing   DaemonState = "serving"   // accepts clients, answers operations
+	DaemonUpgrading DaemonState = "upgrading" // serving, and starting its successor
+	DaemonDraining  DaemonState = "draining"  // a successor took over; its open connections finish
+	DaemonStopping  DaemonState = "stopping"  // shutting down
+)
+
+// UpgradeEvent is one line of the POST /api/v1/upgrade answer, a stream of
+// JSON lines (Content-Type application/x-ndjson), one per step as it
+// happens. The last line is StepDone (with Result) or StepFailed (with
+// Detail, the new daemon's own error): gracevisorctl exits 0 or 1.
+type UpgradeEvent struct {
+	Step        string         `json:"step"`
+	PID         int            `json:"pid,omitempty"`         // the process the step is about
+	App         string         `json:"app,omitempty"`         // StepAppReady
+	Version     string         `json:"version,omitempty"`     // StepStarted: the new daemon's
+	Connections int64          `json:"connections,omitempty"` // StepDraining: the old side's open connections
+	Detail      string         `json:"detail,omitempty"`      // StepWaiting, StepFailed
+	Result      *UpgradeResult `json:"result,omitempty"`      // StepDone
+}
+
+// Upgrade steps, in the order they happen.
+const (
+	StepWaiting  = "waiting"   // the previous daemon is still draining; Detail says what is waited for
+	StepStarted  = "started"   // the new process runs (PID, Version)
+	StepAppReady = "app_ready" // one app serves in the new daemon (App)
+	StepReady    = "ready"     // the new daemon serves every app
+	StepHandover = "handover"  // the old daemon stopped accepting; listeners are the new one's
+	StepDraining = "draining"  // the old daemon's connections finish (Connections)
+	StepDone     = "done"      // Result
+	StepFailed   = "failed"    // nothing changed; Detail
+)
+
+// UpgradeResult ends a successful upgrade.
+type UpgradeResult struct {
+	OldPID     int     `json:"old_pid"`
+	NewPID     int     `json:"new_pid"`
+	OldVersion string  `json:"old_version"`
+	NewVersion string  `json:"new_version"`
+	DurationMS float64 `json:"duration_ms"` // from the request to the new daemon serving
 }
 
 // ErrorReply is the body of every error answer.
