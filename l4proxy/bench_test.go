@@ -36,7 +36,7 @@ const benchChunk = 256 << 10
 // client in this process. "inproc" runs the proxy inside this process
 // instead, next to the client.
 func directAndProxied(b *testing.B, handler string, fn func(b *testing.B, addr string)) {
-	srv := startChild(b, childEnv+"=server", childHandlerEnv+"="+handler)
+	srv := startChild(b, "server", childHandlerEnv+"="+handler)
 	p := &Proxy{}
 	p.Switch(NewBackend(srv.addr))
 	inproc := startProxy(b, p)

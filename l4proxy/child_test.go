@@ -14,14 +14,16 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
-// The test binary re-executes itself with childEnv set to run a proxy, a
-// benchmark server or a limit check in a child process: lowering
-// RLIMIT_NOFILE there leaves this process alone, and benchmarks get the
-// process layout of production (client, proxy and app apart).
+// The test binary re-executes itself (testutil.ChildCommand) in mode proxy,
+// server or raise to run a proxy, a benchmark server or a limit check in a
+// child process: lowering RLIMIT_NOFILE there leaves this process alone,
+// and benchmarks get the process layout of production (client, proxy and
+// app apart).
 const (
-	childEnv        = "L4PROXY_TEST_CHILD"   // proxy | server | raise
 	childBackendEnv = "L4PROXY_TEST_BACKEND" // proxy: backend address
 	childNofileEnv  = "L4PROXY_TEST_NOFILE"  // proxy: RLIMIT_NOFILE, if set
 	childHandlerEnv = "L4PROXY_TEST_HANDLER" // server: a name in childHandlers
@@ -143,12 +145,12 @@ type child struct {
 	stderr bytes.Buffer
 }
 
-// startChild runs the test binary with env added and waits for the
+// startChild runs the test binary in mode with env added and waits for the
 // address it listens on. It is killed at cleanup unless stopped.
-func startChild(t testing.TB, env ...string) *child {
+func startChild(t testing.TB, mode string, env ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
-	c.cmd.Env = append(os.Environ(), env...)
+	c := &child{cmd: testutil.ChildCommand(t, mode)}
+	c.cmd.Env = append(c.cmd.Env, env...)
 	c.cmd.Stderr = &c.stderr
 	stdin, err := c.cmd.StdinPipe()
 	if err != nil {
@@ -174,7 +176,7 @@ func startChild(t testing.TB, env ...string) *child {
 // not empty, is the child's RLIMIT_NOFILE; env is added to its environment.
 func startProxyChild(t testing.TB, backend, nofile string, env ...string) *child {
 	t.Helper()
-	return startChild(t, append(env, childEnv+"=proxy", childBackendEnv+"="+backend, childNofileEnv+"="+nofile)...)
+	return startChild(t, "proxy", append(env, childBackendEnv+"="+backend, childNofileEnv+"="+nofile)...)
 }
 
 // stop ends the child and returns the stats it printed: for a proxy its

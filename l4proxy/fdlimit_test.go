@@ -5,16 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 func TestRaiseFileLimit(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=raise")
+	cmd := testutil.ChildCommand(t, "raise")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("child: %v: %s", err, out)
 	}

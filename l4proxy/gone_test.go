@@ -5,38 +5,11 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-// stuckClients connects n clients through addr that each send size bytes
-// to an echo backend and never read, so the echo's writes fill the clients'
-// windows and both directions of every link block.
-func stuckClients(t *testing.T, addr string, n, size int) []*net.TCPConn {
-	t.Helper()
-	payload := bytes.Repeat([]byte("0123456789abcdef\n"), size/17)
-	conns := make([]*net.TCPConn, n)
-	var wg sync.WaitGroup
-	for i := range conns {
-		c := dial(t, addr)
-		c.SetReadBuffer(4 << 10) // a small window fills fast
-		conns[i] = c
-		wg.Add(1)
-		go func() { // may block for good once the windows are full
-			defer wg.Done()
-			c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-			c.Write(payload)
-		}()
-	}
-	t.Cleanup(func() {
-		for _, c := range conns {
-			c.Close()
-		}
-		wg.Wait()
-	})
-	return conns
-}
+	"github.com/gracevisor/gracevisor/internal/testutil"
+)
 
 // TestBackendGoneReleasesStuckLinks is issue 18's repro: clients that send
 // and never read hold an app's connection slots. Once the backend's server
@@ -55,12 +28,12 @@ func TestBackendGoneReleasesStuckLinks(t *testing.T) {
 			b := NewBackend(old.addr())
 			p.Switch(b)
 			addr := startProxy(t, p)
-			stuckClients(t, addr, 20, 200<<10)
+			testutil.StuckClients(t, addr, 20, 200<<10)
 			// Accepted by the server: dialed, so none of them can still
 			// fail over to the next backend.
-			eventually(t, 5*time.Second, "20 links", func() bool { return old.accepted.Load() == 20 })
+			testutil.Eventually(t, 5*time.Second, "20 links", func() bool { return old.accepted.Load() == 20 })
 			if limit > 0 {
-				if d := expectClosed(t, dial(t, addr), 5*time.Second); d > time.Second {
+				if d := expectClosed(t, testutil.Dial(t, addr), 5*time.Second); d > time.Second {
 					t.Fatalf("client over the cap closed after %v", d)
 				}
 			}
@@ -69,7 +42,7 @@ func TestBackendGoneReleasesStuckLinks(t *testing.T) {
 			old.close() // the server exits: its sockets close
 			start := time.Now()
 			b.Gone()
-			eventually(t, 3*GoneGrace, "links to the gone backend closed", func() bool {
+			testutil.Eventually(t, 3*GoneGrace, "links to the gone backend closed", func() bool {
 				return b.Conns() == 0 && p.Stats().Active == 0
 			})
 			t.Logf("released %d links in %v", 20, time.Since(start).Round(time.Millisecond))
@@ -96,7 +69,7 @@ func TestBackendGoneDeliversLastBytes(t *testing.T) {
 	b := NewBackend(srv.addr())
 	p := &Proxy{}
 	p.Switch(b)
-	c := dial(t, startProxy(t, p))
+	c := testutil.Dial(t, startProxy(t, p))
 	c.SetReadBuffer(16 << 10)
 	io.WriteString(c, "request\n")
 	<-answered // all of it is in the proxy's or the kernel's buffers now
@@ -137,10 +110,10 @@ func TestClientWriteTimeout(t *testing.T) {
 		p := &Proxy{ClientWriteTimeout: 300 * time.Millisecond}
 		b := NewBackend(srv.addr())
 		p.Switch(b)
-		c := dial(t, startProxy(t, p))
+		c := testutil.Dial(t, startProxy(t, p))
 		c.SetReadBuffer(4 << 10)
-		eventually(t, 5*time.Second, "link counted", func() bool { return b.Conns() == 1 })
-		eventually(t, 5*time.Second, "link aborted", func() bool { return b.Conns() == 0 && p.Stats().Active == 0 })
+		testutil.Eventually(t, 5*time.Second, "link counted", func() bool { return b.Conns() == 1 })
+		testutil.Eventually(t, 5*time.Second, "link aborted", func() bool { return b.Conns() == 0 && p.Stats().Active == 0 })
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		_, err := io.Copy(io.Discard, c)
 		if err == nil || !strings.Contains(err.Error(), "reset") {
@@ -152,7 +125,7 @@ func TestClientWriteTimeout(t *testing.T) {
 		p := &Proxy{ClientWriteTimeout: 300 * time.Millisecond}
 		b := NewBackend(srv.addr())
 		p.Switch(b)
-		c := dial(t, startProxy(t, p))
+		c := testutil.Dial(t, startProxy(t, p))
 		buf := make([]byte, 16<<10)
 		end := time.Now().Add(2 * time.Second)
 		for time.Now().Before(end) {

@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(childEnv); mode != "" {
+	if mode := testutil.ChildMode(); mode != "" {
 		os.Exit(childMain(mode))
 	}
 	goleak.VerifyTestMain(m)
@@ -141,16 +142,6 @@ func startProxy(t testing.TB, p *Proxy) string {
 	return ln.Addr().String()
 }
 
-func dial(t testing.TB, addr string) *net.TCPConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c.(*net.TCPConn)
-}
-
 // readLine reads one line within d.
 func readLine(c net.Conn, d time.Duration) (string, error) {
 	c.SetReadDeadline(time.Now().Add(d))
@@ -171,10 +162,30 @@ func readLine(c net.Conn, d time.Duration) (string, error) {
 	}
 }
 
+// greetingAsync connects through addr in the background and sends the
+// backend's name line (or the error that came instead) on the channel.
+func greetingAsync(addr string) <-chan string {
+	got := make(chan string, 1)
+	go func() {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		line, err := readLine(c, 5*time.Second)
+		if err != nil {
+			line = err.Error()
+		}
+		got <- line
+	}()
+	return got
+}
+
 // greeting connects through addr and returns the backend's name line.
 func greeting(t testing.TB, addr string) (*net.TCPConn, string) {
 	t.Helper()
-	c := dial(t, addr)
+	c := testutil.Dial(t, addr)
 	name, err := readLine(c, 5*time.Second)
 	if err != nil {
 		t.Fatalf("read greeting: %v", err)
@@ -212,18 +223,6 @@ func expectClosed(t testing.TB, c net.Conn, d time.Duration) time.Duration {
 		t.Fatalf("got data, want close")
 	}
 	return time.Since(start)
-}
-
-// eventually polls cond until it holds or d passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func isClosed(ch <-chan struct{}) bool {

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // TestListenKeepAlive: connections accepted from Proxy.Listen carry the
@@ -27,7 +29,7 @@ func TestListenKeepAlive(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			dial(t, ln.Addr().String())
+			testutil.Dial(t, ln.Addr().String())
 			c, err := ln.Accept()
 			if err != nil {
 				t.Fatal(err)

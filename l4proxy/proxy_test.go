@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 const bulkSize = 64 << 20
@@ -66,7 +68,7 @@ func TestBulkBothWays(t *testing.T) {
 	})
 	p := &Proxy{}
 	p.Switch(NewBackend(srv.addr()))
-	c := dial(t, startProxy(t, p))
+	c := testutil.Dial(t, startProxy(t, p))
 
 	sentc := make(chan bulkResult, 1)
 	go func() {
@@ -91,7 +93,7 @@ func TestBulkBothWays(t *testing.T) {
 		t.Fatal("client digest differs from what the backend sent")
 	}
 	c.Close()
-	eventually(t, 5*time.Second, "connection to end", func() bool { return p.Stats().Active == 0 })
+	testutil.Eventually(t, 5*time.Second, "connection to end", func() bool { return p.Stats().Active == 0 })
 	st := p.Stats()
 	if st.BytesIn != bulkSize || st.BytesOut != bulkSize || st.Accepted != 1 || st.Failed != 0 {
 		t.Fatalf("stats = %+v", st)
@@ -108,7 +110,7 @@ func TestHalfClose(t *testing.T) {
 		})
 		p := &Proxy{}
 		p.Switch(NewBackend(srv.addr()))
-		c := dial(t, startProxy(t, p))
+		c := testutil.Dial(t, startProxy(t, p))
 		io.WriteString(c, "ping")
 		c.CloseWrite()
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -127,7 +129,7 @@ func TestHalfClose(t *testing.T) {
 		})
 		p := &Proxy{}
 		p.Switch(NewBackend(srv.addr()))
-		c := dial(t, startProxy(t, p))
+		c := testutil.Dial(t, startProxy(t, p))
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		hello, err := io.ReadAll(c)
 		if err != nil || string(hello) != "hello" {
@@ -235,7 +237,7 @@ func TestWaitForBackend(t *testing.T) {
 	p := &Proxy{}
 	addr := startProxy(t, p)
 	start := time.Now()
-	c := dial(t, addr)
+	c := testutil.Dial(t, addr)
 	if err := c.SetWriteDeadline(time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +263,7 @@ func TestWaitForBackend(t *testing.T) {
 // reset) after ConnectTimeout.
 func TestWaitTimeout(t *testing.T) {
 	p := &Proxy{ConnectTimeout: 200 * time.Millisecond}
-	c := dial(t, startProxy(t, p))
+	c := testutil.Dial(t, startProxy(t, p))
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	start := time.Now()
 	n, err := c.Read(make([]byte, 1))
@@ -271,29 +273,18 @@ func TestWaitTimeout(t *testing.T) {
 	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
 		t.Fatalf("closed after %v, want about 200ms", d)
 	}
-	eventually(t, time.Second, "failed count", func() bool { return p.Stats().Failed == 1 })
-}
-
-// freeAddr returns a loopback address nothing listens on (yet).
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	testutil.Eventually(t, time.Second, "failed count", func() bool { return p.Stats().Failed == 1 })
 }
 
 // TestDialRetry: the backend is down (connection refused) and comes up
 // 300 ms later; the client is served, and the failed dials left the count
 // at zero.
 func TestDialRetry(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	b := NewBackend(addr)
 	p := &Proxy{}
 	p.Switch(b)
-	c := dial(t, startProxy(t, p))
+	c := testutil.Dial(t, startProxy(t, p))
 	up := make(chan *server, 1)
 	time.AfterFunc(300*time.Millisecond, func() {
 		ln, err := net.Listen("tcp", addr)
@@ -319,21 +310,21 @@ func TestDialRetry(t *testing.T) {
 		t.Fatalf("conns %d, accepted %d; want 1 and 1", b.Conns(), s.accepted.Load())
 	}
 	c.Close()
-	eventually(t, 5*time.Second, "count back to zero", func() bool { return b.Conns() == 0 })
+	testutil.Eventually(t, 5*time.Second, "count back to zero", func() bool { return b.Conns() == 0 })
 }
 
 // TestDialFailsUntilTimeout: a backend that never comes up leaves the
 // client closed cleanly after ConnectTimeout and the count at zero.
 func TestDialFailsUntilTimeout(t *testing.T) {
-	b := NewBackend(freeAddr(t))
-	var log lockedBuffer
+	b := NewBackend(testutil.FreeAddr(t))
+	var log testutil.LockedBuffer
 	p := &Proxy{ConnectTimeout: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))}
 	p.Switch(b)
-	c := dial(t, startProxy(t, p))
+	c := testutil.Dial(t, startProxy(t, p))
 	if d := expectClosed(t, c, 5*time.Second); d < 250*time.Millisecond {
 		t.Fatalf("closed after %v, before ConnectTimeout", d)
 	}
-	eventually(t, time.Second, "log line", func() bool { return strings.Contains(log.String(), "without a backend") })
+	testutil.Eventually(t, time.Second, "log line", func() bool { return strings.Contains(log.String(), "without a backend") })
 	if line := log.String(); !strings.Contains(line, "connect timeout") || !strings.Contains(line, "connection refused") {
 		t.Fatalf("log %q lacks the reason", line)
 	}
@@ -352,15 +343,15 @@ func TestRefuse(t *testing.T) {
 	a := NewBackend(srvA.addr())
 	p := &Proxy{ConnectTimeout: 30 * time.Second}
 	addr := startProxy(t, p)
-	waiting := dial(t, addr)
-	eventually(t, 5*time.Second, "client waiting", func() bool { return p.Stats().Waited == 1 })
+	waiting := testutil.Dial(t, addr)
+	testutil.Eventually(t, 5*time.Second, "client waiting", func() bool { return p.Stats().Waited == 1 })
 	if old := p.Refuse(); old != nil {
 		t.Fatalf("Refuse with no backend returned %v", old)
 	}
 	if d := expectClosed(t, waiting, 5*time.Second); d > time.Second {
 		t.Fatalf("waiting client closed after %v", d)
 	}
-	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > time.Second {
+	if d := expectClosed(t, testutil.Dial(t, addr), 5*time.Second); d > time.Second {
 		t.Fatalf("new client closed after %v", d)
 	}
 	p.Switch(a)
@@ -374,7 +365,7 @@ func TestRefuse(t *testing.T) {
 	if err := roundTrip(held, "open conns keep working"); err != nil {
 		t.Fatal(err)
 	}
-	expectClosed(t, dial(t, addr), 5*time.Second)
+	expectClosed(t, testutil.Dial(t, addr), 5*time.Second)
 	p.Switch(NewBackend(srvB.addr()))
 	if _, name := greeting(t, addr); name != "B" {
 		t.Fatalf("went to %q, want B", name)
@@ -399,7 +390,7 @@ func TestResetMidStream(t *testing.T) {
 		b := NewBackend(srv.addr())
 		p := &Proxy{}
 		p.Switch(b)
-		c := dial(t, startProxy(t, p))
+		c := testutil.Dial(t, startProxy(t, p))
 		go c.Write(make([]byte, 4<<20))
 		if line, err := readLine(c, 5*time.Second); err != nil {
 			t.Fatalf("%q, %v", line, err)
@@ -414,7 +405,7 @@ func TestResetMidStream(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("backend side still open after client reset")
 		}
-		eventually(t, 5*time.Second, "counts to zero", func() bool { return b.Conns() == 0 && p.Stats().Active == 0 })
+		testutil.Eventually(t, 5*time.Second, "counts to zero", func() bool { return b.Conns() == 0 && p.Stats().Active == 0 })
 	})
 	t.Run("backend resets", func(t *testing.T) {
 		srv := newServer(t, func(c net.Conn) {
@@ -424,7 +415,7 @@ func TestResetMidStream(t *testing.T) {
 		b := NewBackend(srv.addr())
 		p := &Proxy{}
 		p.Switch(b)
-		c := dial(t, startProxy(t, p))
+		c := testutil.Dial(t, startProxy(t, p))
 		wrote := make(chan error, 1)
 		go func() { // unread by the backend
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -443,7 +434,7 @@ func TestResetMidStream(t *testing.T) {
 		if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 			t.Fatalf("client saw %v, want a reset", err)
 		}
-		eventually(t, 5*time.Second, "counts to zero", func() bool { return b.Conns() == 0 && p.Stats().Active == 0 })
+		testutil.Eventually(t, 5*time.Second, "counts to zero", func() bool { return b.Conns() == 0 && p.Stats().Active == 0 })
 	})
 }
 
@@ -456,11 +447,11 @@ func TestMaxConnections(t *testing.T) {
 	addr := startProxy(t, p)
 	c1, _ := greeting(t, addr)
 	greeting(t, addr)
-	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > time.Second {
+	if d := expectClosed(t, testutil.Dial(t, addr), 5*time.Second); d > time.Second {
 		t.Fatalf("excess client closed after %v", d)
 	}
 	c1.Close()
-	eventually(t, 5*time.Second, "slot freed", func() bool { return p.Stats().Active == 1 })
+	testutil.Eventually(t, 5*time.Second, "slot freed", func() bool { return p.Stats().Active == 1 })
 	greeting(t, addr)
 	if st := p.Stats(); st.Accepted != 4 || st.Failed != 1 {
 		t.Fatalf("stats = %+v", st)
@@ -474,19 +465,19 @@ func TestSetLimits(t *testing.T) {
 	p.Switch(NewBackend(srv.addr()))
 	addr := startProxy(t, p)
 	greeting(t, addr)
-	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > time.Second {
+	if d := expectClosed(t, testutil.Dial(t, addr), 5*time.Second); d > time.Second {
 		t.Fatalf("excess client closed after %v", d)
 	}
 	p.SetLimits(Limits{ConnectTimeout: 200 * time.Millisecond, MaxConnections: 2})
 	greeting(t, addr) // a second slot now
-	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > time.Second {
+	if d := expectClosed(t, testutil.Dial(t, addr), 5*time.Second); d > time.Second {
 		t.Fatalf("third client closed after %v", d)
 	}
 	p.Refuse()
 	p.Switch(nil) // clients wait for a backend: the new connect timeout bounds it
 	start := time.Now()
 	p.SetLimits(Limits{ConnectTimeout: 200 * time.Millisecond})
-	if d := expectClosed(t, dial(t, addr), 5*time.Second); d > 2*time.Second {
+	if d := expectClosed(t, testutil.Dial(t, addr), 5*time.Second); d > 2*time.Second {
 		t.Fatalf("waiting client closed after %v, want about 200ms", d)
 	}
 	if d := time.Since(start); d < 150*time.Millisecond {
@@ -504,13 +495,13 @@ func TestFinTimeout(t *testing.T) {
 		b := NewBackend(srv.addr())
 		p := &Proxy{FinTimeout: 200 * time.Millisecond}
 		p.Switch(b)
-		c := dial(t, startProxy(t, p))
+		c := testutil.Dial(t, startProxy(t, p))
 		c.CloseWrite()
 		d := expectClosed(t, c, 5*time.Second)
 		if d < 200*time.Millisecond || d > 2*time.Second {
 			t.Fatalf("closed after %v; want FinTimeout to 2×FinTimeout (200-400ms) plus scheduling", d)
 		}
-		eventually(t, 5*time.Second, "count to zero", func() bool { return b.Conns() == 0 })
+		testutil.Eventually(t, 5*time.Second, "count to zero", func() bool { return b.Conns() == 0 })
 	})
 	t.Run("stalled reader", func(t *testing.T) {
 		// The backend has finished sending and stops reading; the client
@@ -522,7 +513,7 @@ func TestFinTimeout(t *testing.T) {
 		b := NewBackend(srv.addr())
 		p := &Proxy{FinTimeout: 200 * time.Millisecond}
 		p.Switch(b)
-		c := dial(t, startProxy(t, p))
+		c := testutil.Dial(t, startProxy(t, p))
 		wrote := make(chan error, 1)
 		go func() {
 			c.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -532,7 +523,7 @@ func TestFinTimeout(t *testing.T) {
 		if err := <-wrote; !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 			t.Fatalf("client write ended with %v, want a reset by the fin timeout", err)
 		}
-		eventually(t, 5*time.Second, "count to zero", func() bool { return b.Conns() == 0 })
+		testutil.Eventually(t, 5*time.Second, "count to zero", func() bool { return b.Conns() == 0 })
 	})
 	t.Run("active", func(t *testing.T) {
 		srv := newServer(t, func(c net.Conn) {
@@ -544,7 +535,7 @@ func TestFinTimeout(t *testing.T) {
 		})
 		p := &Proxy{FinTimeout: 200 * time.Millisecond}
 		p.Switch(NewBackend(srv.addr()))
-		c := dial(t, startProxy(t, p))
+		c := testutil.Dial(t, startProxy(t, p))
 		c.CloseWrite()
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		got, err := io.ReadAll(c)
@@ -552,24 +543,6 @@ func TestFinTimeout(t *testing.T) {
 			t.Fatalf("got %d bytes, %v; want 36 and EOF", len(got), err)
 		}
 	})
-}
-
-// lockedBuffer is a log sink safe to read while the proxy writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestBackendSharedByTwoProxies: one server's Backend is the target of two
@@ -592,21 +565,8 @@ func TestBackendSharedByTwoProxies(t *testing.T) {
 	if !b.Retired() {
 		t.Fatal("switching away on one proxy did not retire the shared backend")
 	}
-	got := make(chan string, 1)
-	go func() {
-		c, err := net.DialTimeout("tcp", addr2, 5*time.Second)
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		defer c.Close()
-		line, err := readLine(c, 5*time.Second)
-		if err != nil {
-			line = err.Error()
-		}
-		got <- line
-	}()
-	eventually(t, 5*time.Second, "the client to wait", func() bool { return p2.Stats().Waited == 1 })
+	got := greetingAsync(addr2)
+	testutil.Eventually(t, 5*time.Second, "the client to wait", func() bool { return p2.Stats().Waited == 1 })
 	p2.Switch(NewBackend(next.addr()))
 	if name := <-got; name != "next" {
 		t.Fatalf("waiting client went to %q, want next", name)

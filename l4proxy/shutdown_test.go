@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // serveAsync runs p.Serve on a fresh listener and returns its address and
@@ -71,8 +73,8 @@ func TestShutdownDeadline(t *testing.T) {
 	open, _ := greeting(t, addr)
 
 	p.Switch(nil)
-	waiting := dial(t, addr)
-	eventually(t, 5*time.Second, "client waiting", func() bool { return p.Stats().Waited == 1 })
+	waiting := testutil.Dial(t, addr)
+	testutil.Eventually(t, 5*time.Second, "client waiting", func() bool { return p.Stats().Waited == 1 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // TestSpliceUsed checks that the copy path is splice(2) and that pipes are
@@ -22,7 +24,7 @@ func TestSpliceUsed(t *testing.T) {
 	child := startProxyChild(t, srv.addr(), "")
 	pid := child.cmd.Process.Pid
 	before := countPipes(t, pid)
-	c := dial(t, child.addr)
+	c := testutil.Dial(t, child.addr)
 	const size = 64 << 20
 	done := make(chan struct{})
 	go func() {
@@ -46,7 +48,7 @@ func TestSpliceUsed(t *testing.T) {
 	if err := <-echoed; err != nil {
 		t.Fatalf("echo: %v", err)
 	}
-	eventually(t, 3*time.Second, "no pipe held by an idle open link", func() bool { return countPipes(t, pid) == before })
+	testutil.Eventually(t, 3*time.Second, "no pipe held by an idle open link", func() bool { return countPipes(t, pid) == before })
 	if err := roundTrip(c, "still open"); err != nil {
 		t.Fatal(err)
 	}
@@ -83,9 +85,9 @@ func TestPipesReleasedAfterFlood(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	eventually(t, 5*time.Second, "no connection open", func() bool { return p.Stats().Active == 0 })
+	testutil.Eventually(t, 5*time.Second, "no connection open", func() bool { return p.Stats().Active == 0 })
 	start := time.Now()
-	eventually(t, 3*time.Second, "pipes closed", func() bool { return countPipes(t, os.Getpid()) <= before })
+	testutil.Eventually(t, 3*time.Second, "pipes closed", func() bool { return countPipes(t, os.Getpid()) <= before })
 	t.Logf("pipes back to %d within %v of the last connection", before, time.Since(start).Round(time.Millisecond))
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // TestSwitchStress races thousands of client connects against repeated
@@ -98,7 +100,7 @@ func TestSwitchStress(t *testing.T) {
 		if i < len(targets)-1 {
 			waitDrained(t, tg.b, 5*time.Second)
 		} else { // the current one: its last connections may still be closing
-			eventually(t, 5*time.Second, "current backend count to zero", func() bool { return tg.b.Conns() == 0 })
+			testutil.Eventually(t, 5*time.Second, "current backend count to zero", func() bool { return tg.b.Conns() == 0 })
 		}
 		if c := tg.b.Conns(); c != 0 {
 			t.Errorf("backend %d: count %d after all clients closed", i, c)
@@ -115,7 +117,7 @@ func TestSwitchStress(t *testing.T) {
 	if total != clients || st.Accepted != clients || st.Failed != 0 {
 		t.Fatalf("served %d of %d; stats %+v", total, clients, st)
 	}
-	eventually(t, 5*time.Second, "active to zero", func() bool { return p.Stats().Active == 0 })
+	testutil.Eventually(t, 5*time.Second, "active to zero", func() bool { return p.Stats().Active == 0 })
 	t.Logf("%d clients over %d switches", clients, switches)
 }
 
@@ -154,20 +156,7 @@ func TestPickedBackendDrainsBeforeDial(t *testing.T) {
 	}}
 	p.Switch(a)
 	addr := startProxy(t, p)
-	got := make(chan string, 1)
-	go func() {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		defer c.Close()
-		line, err := readLine(c, 5*time.Second)
-		if err != nil {
-			line = err.Error()
-		}
-		got <- line
-	}()
+	got := greetingAsync(addr)
 	if x := <-picked; x != a {
 		t.Fatalf("picked %v, want A", x)
 	}
