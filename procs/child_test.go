@@ -16,12 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"go.uber.org/goleak"
 )
 
-// The test binary is also the supervised app: when testModeEnv is set,
-// TestMain runs runTestChild instead of the tests.
-const testModeEnv = "GRACEVISOR_TEST_MODE"
+// The test binary is also the supervised app: started in a mode below
+// (testutil's re-exec protocol), TestMain runs runTestChild instead of the
+// tests.
 
 // Test child modes.
 const (
@@ -46,7 +47,7 @@ const (
 const lumberjackMill = "gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(testModeEnv); mode != "" {
+	if mode := testutil.ChildMode(); mode != "" {
 		os.Exit(runTestChild(mode))
 	}
 	// Keep the main thread for the main goroutine, so no test goroutine
@@ -165,7 +166,7 @@ func spawnSleeper(pidFile string) error {
 		return err
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), testModeEnv+"="+modeSleeper)
+	cmd.Env = append(os.Environ(), testutil.ChildEnviron(modeSleeper)...)
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // eventLog collects the events a supervisor emits.
@@ -45,7 +46,7 @@ func (l *eventLog) kinds() []EventKind {
 func (l *eventLog) waitFor(t *testing.T, kind EventKind) Event {
 	t.Helper()
 	var ev Event
-	eventually(t, 15*time.Second, "event "+string(kind), func() bool {
+	testutil.Eventually(t, 15*time.Second, "event "+string(kind), func() bool {
 		for _, e := range l.all() {
 			if e.Kind == kind {
 				ev = e
@@ -147,7 +148,7 @@ func TestMetricsAndEventsAfterAKnownSequence(t *testing.T) {
 	crashed := servingPID(t, s, "web")
 	get(noKeepAlive, "http://"+status(t, s, "web").External+"/exit")
 	crash := log.waitFor(t, EventCrash)
-	eventually(t, 10*time.Second, "a second recovery", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a second recovery", func() bool {
 		n := 0
 		for _, k := range log.kinds() {
 			if k == EventRecovered {
@@ -247,7 +248,7 @@ func TestTrafficSurvivesANewFront(t *testing.T) {
 	if _, err := ask(t, s, "web"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "4 accepted connections", func() bool {
+	testutil.Eventually(t, 10*time.Second, "4 accepted connections", func() bool {
 		m := metricsOf(t, s, "web")
 		return m.Traffic.Accepted == 4 && m.Traffic.Active == 0
 	})

@@ -13,18 +13,9 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/ports"
 )
-
-// testBinary is the running test binary, which doubles as the app.
-func testBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return self
-}
 
 // testApp is an app running the test binary in mode, with every field set
 // and short timeouts, logging into a fresh temp dir.
@@ -34,9 +25,9 @@ func testApp(t *testing.T, name, mode string, env ...string) config.App {
 	rot := config.Rotation{MaxSizeMB: 10}
 	return config.App{
 		Name:    name,
-		Command: "'" + testBinary(t) + "' --port={port}",
-		// A -race child otherwise sleeps 1 s at exit, which every stop waits for.
-		Environment:         append([]string{testModeEnv + "=" + mode, "GORACE=atexit_sleep_ms=0"}, env...),
+		Command: "'" + testutil.Executable(t) + "' --port={port}",
+		// ChildEnviron also spares every stop a -race child's 1 s sleep at exit.
+		Environment:         append(testutil.ChildEnviron(mode), env...),
 		Directory:           dir,
 		Healthcheck:         "/health",
 		InternalHost:        "127.0.0.1",
@@ -81,18 +72,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 // testPorts is a range above the ephemeral ports of most test machines.
 func testPorts() *ports.Allocator { return ports.New(21000, 23000) }
 
-// eventually polls cond every 10 ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // get fetches url with a fresh connection and returns the body.
 func get(client *http.Client, url string) (string, error) {
 	resp, err := client.Get(url)
@@ -105,24 +84,6 @@ func get(client *http.Client, url string) (string, error) {
 }
 
 var noKeepAlive = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	return procState(string(b)) != "Z"
-}
-
-// procState is the state letter of a /proc/PID/stat line.
-func procState(stat string) string {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 || i+3 > len(stat) {
-		return ""
-	}
-	return stat[i+2 : i+3]
-}
 
 // groupMembers lists live (non-zombie) processes whose process group is pgid.
 func groupMembers(t *testing.T, pgid int) []int {

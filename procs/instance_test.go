@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/ports"
 )
 
@@ -116,7 +117,7 @@ func TestInstanceIgnoringTermIsKilledWithChild(t *testing.T) {
 	in := startTestInstance(t, d, alloc, &app)
 	waitTestReady(t, in)
 	child, err := strconv.Atoi(readFile(t, pidFile))
-	if err != nil || !alive(child) {
+	if err != nil || !testutil.Alive(child) {
 		t.Fatalf("child pid %q: %v", readFile(t, pidFile), err)
 	}
 
@@ -128,7 +129,7 @@ func TestInstanceIgnoringTermIsKilledWithChild(t *testing.T) {
 	if got := in.exitError().Error(); got != "signal: killed" {
 		t.Errorf("exit = %q, want signal: killed", got)
 	}
-	eventually(t, 5*time.Second, "the child to die", func() bool { return !alive(child) })
+	testutil.Eventually(t, 5*time.Second, "the child to die", func() bool { return !testutil.Alive(child) })
 	if m := groupMembers(t, in.pid); len(m) != 0 {
 		t.Errorf("process group %d still has %v", in.pid, m)
 	}
@@ -143,7 +144,7 @@ func TestInstanceExitKillsLeftoverGroup(t *testing.T) {
 	child, _ := strconv.Atoi(readFile(t, pidFile))
 	// The instance exits on SIGTERM at once; its TERM-ignoring child must not survive it.
 	in.stop(context.Background(), syscall.SIGTERM, 10*time.Second)
-	eventually(t, 5*time.Second, "the orphan to die", func() bool { return !alive(child) })
+	testutil.Eventually(t, 5*time.Second, "the orphan to die", func() bool { return !testutil.Alive(child) })
 }
 
 func TestInstanceRunsAsNobody(t *testing.T) {
@@ -196,7 +197,7 @@ func copyTestBinary(t *testing.T) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(testBinary(t))
+	b, err := os.ReadFile(testutil.Executable(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestLogRotationKeepsMaxBackups(t *testing.T) {
 
 	dir := filepath.Dir(app.Stdout.Path)
 	var backups []string
-	eventually(t, 5*time.Second, "lumberjack to remove old backups", func() bool {
+	testutil.Eventually(t, 5*time.Second, "lumberjack to remove old backups", func() bool {
 		backups, _ = filepath.Glob(filepath.Join(dir, "app_spew-*.out"))
 		return len(backups) == 2
 	})

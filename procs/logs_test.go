@@ -1,17 +1,17 @@
 package procs
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // Logs that hang or fail: neither the app nor its stop waits for them.
@@ -71,7 +71,7 @@ func TestUnwritableLogKeepsAppRunning(t *testing.T) {
 	notDir := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(notDir, nil, 0o644)
 	app.Stdout.Path = filepath.Join(notDir, "out.log")
-	var logs syncBuffer
+	var logs testutil.LockedBuffer
 	s := New(testConfig(app), slog.New(slog.NewTextHandler(&logs, nil)))
 	s.d.timing = testTiming
 	if err := s.Start(context.Background()); err != nil {
@@ -87,21 +87,4 @@ func TestUnwritableLogKeepsAppRunning(t *testing.T) {
 	if n := strings.Count(logs.String(), "write app log"); n != 1 {
 		t.Errorf("the write error was logged %d times, want once:\n%s", n, logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

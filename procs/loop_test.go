@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/ports"
 )
 
@@ -33,7 +34,7 @@ func viewOf(t *testing.T, s *Supervisor, name string) *statusView {
 
 func waitState(t *testing.T, s *Supervisor, name string, want AppState) {
 	t.Helper()
-	eventually(t, 10*time.Second, string(want), func() bool { return status(t, s, name).State == want })
+	testutil.Eventually(t, 10*time.Second, string(want), func() bool { return status(t, s, name).State == want })
 }
 
 // gatedApp listens only once its gate file exists; the gate starts open.
@@ -110,7 +111,7 @@ func TestShutdownDoesNotWaitForIdleKeepAlive(t *testing.T) {
 	if took := time.Since(begin); took > app.StopTimeout {
 		t.Errorf("shutdown took %s", took)
 	}
-	if alive(pid) {
+	if testutil.Alive(pid) {
 		t.Error("instance outlived shutdown")
 	}
 }
@@ -145,7 +146,7 @@ func TestBackendIsTheReachedIP(t *testing.T) {
 
 // A reload with no free port fails and leaves the old instance serving.
 func TestReloadWithPortsExhausted(t *testing.T) {
-	p := freePorts(t, 1)
+	p := testutil.FreePorts(t, 22500, 22900, 1)
 	app := testApp(t, "web", modeHTTP)
 	app.MaxRetries = 1
 	cfg := testConfig(app)

@@ -5,6 +5,8 @@ package procs
 import (
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // The spawner's thread is the parent thread of every child: while it lives
@@ -16,7 +18,7 @@ func TestSpawnerThreadCarriesPdeathsig(t *testing.T) {
 	app := testApp(t, "orphan", modeHTTP)
 	in := startTestInstance(t, d, testPorts(), &app)
 	waitTestReady(t, in)
-	if !alive(in.pid) {
+	if !testutil.Alive(in.pid) {
 		t.Fatal("child died while the spawner thread lives")
 	}
 	sys.close() // the spawner's locked thread exits

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // testTiming keeps crash backoff short.
@@ -160,8 +161,8 @@ func TestLongLivedConnectionSurvivesReloads(t *testing.T) {
 		t.Fatalf("after 3 reloads the connection reached pid %d, want %d", got, first)
 	}
 	// The two in-between instances had no connection and are gone; the first drains.
-	eventually(t, 5*time.Second, "middle instances to stop", func() bool { return len(status(t, s, "ws").Instances) == 2 })
-	if !alive(first) {
+	testutil.Eventually(t, 5*time.Second, "middle instances to stop", func() bool { return len(status(t, s, "ws").Instances) == 2 })
+	if !testutil.Alive(first) {
 		t.Fatal("old instance stopped while its connection was open")
 	}
 	st := status(t, s, "ws")
@@ -169,7 +170,7 @@ func TestLongLivedConnectionSurvivesReloads(t *testing.T) {
 		t.Errorf("old instance status %+v; want DRAINING with 1 connection", in)
 	}
 	conn.Close()
-	eventually(t, 5*time.Second, "the old instance to stop after its connection closed", func() bool { return !alive(first) })
+	testutil.Eventually(t, 5*time.Second, "the old instance to stop after its connection closed", func() bool { return !testutil.Alive(first) })
 }
 
 // keepAliveGet sends one HTTP request on conn and returns the pid answered.
@@ -244,7 +245,7 @@ func TestReloadStartTimeoutKeepsOldServing(t *testing.T) {
 	if pid, err := ask(t, s, "web"); err != nil || pid != old {
 		t.Errorf("after the failed reload: pid %d, %v; want the old %d", pid, err, old)
 	}
-	eventually(t, 5*time.Second, "the hung instance to be killed", func() bool { return len(status(t, s, "web").Instances) == 1 })
+	testutil.Eventually(t, 5*time.Second, "the hung instance to be killed", func() bool { return len(status(t, s, "web").Instances) == 1 })
 }
 
 func TestStopKillsTermIgnoringAppAndChild(t *testing.T) {
@@ -262,10 +263,10 @@ func TestStopKillsTermIgnoringAppAndChild(t *testing.T) {
 	if took := time.Since(begin); took < 300*time.Millisecond {
 		t.Errorf("stop took %s although SIGTERM is ignored", took)
 	}
-	if alive(pid) || len(groupMembers(t, pid)) != 0 {
+	if testutil.Alive(pid) || len(groupMembers(t, pid)) != 0 {
 		t.Errorf("pid %d or its group %v still alive", pid, groupMembers(t, pid))
 	}
-	eventually(t, 5*time.Second, "the child to die", func() bool { return !alive(child) })
+	testutil.Eventually(t, 5*time.Second, "the child to die", func() bool { return !testutil.Alive(child) })
 	st := status(t, s, "stubborn")
 	if st.State != AppStopped || len(st.Instances) != 0 {
 		t.Errorf("status %+v", st)
@@ -283,7 +284,7 @@ func TestCrashLoopGoesFatal(t *testing.T) {
 	app := testApp(t, "loop", modeCrash)
 	app.MaxRetries = 3
 	s := startSupervisor(t, app) // returns after the first failed try
-	eventually(t, 10*time.Second, "FATAL", func() bool { return status(t, s, "loop").State == AppFatal })
+	testutil.Eventually(t, 10*time.Second, "FATAL", func() bool { return status(t, s, "loop").State == AppFatal })
 	st := status(t, s, "loop")
 	if !strings.Contains(st.LastError, "4 tries failed") || !strings.Contains(st.LastError, "FATAL") {
 		t.Errorf("last error %q", st.LastError)
@@ -309,7 +310,7 @@ func TestCrashedInstanceIsRestartedWhileClientsWait(t *testing.T) {
 	get(noKeepAlive, "http://"+ext+"/exit") // the instance exits mid-request
 	// Connections racing with the exit itself may be reset by the dying
 	// kernel socket; once the crash is seen, new clients wait for the restart.
-	eventually(t, 5*time.Second, "the crash to be noticed", func() bool { return servingPID(t, s, "web") != old })
+	testutil.Eventually(t, 5*time.Second, "the crash to be noticed", func() bool { return servingPID(t, s, "web") != old })
 	pid, err := ask(t, s, "web")
 	if err != nil || pid == old || pid == 0 {
 		t.Fatalf("after crash: pid %d, %v", pid, err)
@@ -324,14 +325,14 @@ func TestUnhealthyInstanceIsReplaced(t *testing.T) {
 	s := startSupervisor(t, testApp(t, "web", modeHTTP, envUnhealthyFile+"="+sick))
 	old := servingPID(t, s, "web")
 	os.WriteFile(sick, []byte(strconv.Itoa(old)), 0o644)
-	eventually(t, 10*time.Second, "a replacement", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a replacement", func() bool {
 		p := servingPID(t, s, "web")
 		return p != 0 && p != old
 	})
 	if pid, err := ask(t, s, "web"); err != nil || pid == old {
 		t.Errorf("pid %d, %v", pid, err)
 	}
-	eventually(t, 5*time.Second, "the unhealthy instance to stop", func() bool { return !alive(old) })
+	testutil.Eventually(t, 5*time.Second, "the unhealthy instance to stop", func() bool { return !testutil.Alive(old) })
 	if st := status(t, s, "web"); !strings.Contains(st.LastError, "health check failed") {
 		t.Errorf("last error %q", st.LastError)
 	}
@@ -413,14 +414,14 @@ func TestRestartAndShutdown(t *testing.T) {
 	if err := s.RestartApp(context.Background(), "web"); err != nil {
 		t.Fatal(err)
 	}
-	if alive(old) || servingPID(t, s, "web") == old {
+	if testutil.Alive(old) || servingPID(t, s, "web") == old {
 		t.Error("restart kept the old instance")
 	}
 	pid := servingPID(t, s, "web")
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if alive(pid) {
+	if testutil.Alive(pid) {
 		t.Error("instance outlived Shutdown")
 	}
 }
@@ -450,7 +451,7 @@ func TestUpdate(t *testing.T) {
 	if servingPID(t, s, "keep") != keepPID {
 		t.Error("an untouched app was restarted")
 	}
-	if alive(dropPID) {
+	if testutil.Alive(dropPID) {
 		t.Error("a removed app still runs")
 	}
 	if _, err := s.Status("drop"); !errors.Is(err, ErrUnknownApp) {
@@ -487,7 +488,7 @@ func TestStopWhileStartingCancelsTheStart(t *testing.T) {
 	started := make(chan error, 1)
 	go func() { started <- s.StartApp(ctx, "web") }()
 	var pid int
-	eventually(t, 5*time.Second, "STARTING", func() bool {
+	testutil.Eventually(t, 5*time.Second, "STARTING", func() bool {
 		st := status(t, s, "web")
 		if st.State == AppStarting && len(st.Instances) == 1 {
 			pid = st.Instances[0].PID
@@ -501,7 +502,7 @@ func TestStopWhileStartingCancelsTheStart(t *testing.T) {
 	if err := <-started; !errors.Is(err, ErrStopped) {
 		t.Errorf("start cut short by stop = %v, want ErrStopped", err)
 	}
-	if alive(pid) {
+	if testutil.Alive(pid) {
 		t.Errorf("starting instance %d survived the stop", pid)
 	}
 	if st := status(t, s, "web"); st.State != AppStopped || len(st.Instances) != 0 {

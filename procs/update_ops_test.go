@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // Operations on an app while an Update adds or removes it (issue 18, item 7).
@@ -29,7 +31,7 @@ func holdUpdate(t *testing.T, added ...string) (s *Supervisor, open func() error
 	}
 	updated := make(chan error, 1)
 	go func() { _, err := s.Update(context.Background(), next); updated <- err }()
-	eventually(t, 5*time.Second, "the update to reload web", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the update to reload web", func() bool {
 		return status(t, s, "web").State == AppReloading
 	})
 	return s, func() error {
@@ -63,7 +65,7 @@ func TestOperationWaitsForAppBeingAdded(t *testing.T) {
 	}
 	started := make(chan reply, 1)
 	go func() { res, err := s.Do(context.Background(), OpStart, "added"); started <- reply{res, err} }()
-	eventually(t, 5*time.Second, "start to wait for the app", func() bool {
+	testutil.Eventually(t, 5*time.Second, "start to wait for the app", func() bool {
 		return countGoroutines("procs.(*Supervisor).await") > 0
 	})
 	select {
@@ -95,7 +97,7 @@ func TestOperationOnAppBeingRemoved(t *testing.T) {
 	go func() { _, err := s.Update(context.Background(), testConfig(keep)); updated <- err }()
 
 	var err error
-	eventually(t, 5*time.Second, "the update to remove drop", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the update to remove drop", func() bool {
 		err = s.StartApp(context.Background(), "drop") // a no-op while drop still runs
 		return err != nil
 	})

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // Update: what an app does with a config that changes while it runs or starts.
@@ -25,7 +27,7 @@ func TestUpdateWhileStartingAppliesNewConfig(t *testing.T) {
 	changed.Environment = append(slices.Clone(web.Environment), "EXTRA=new")
 	updated := make(chan error, 1)
 	go func() { _, err := s.Update(context.Background(), testConfig(changed)); updated <- err }()
-	eventually(t, 5*time.Second, "the update to reach the app", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the update to reach the app", func() bool {
 		return viewOf(t, s, "web").queued > 0 // the reload waits for the start in flight
 	})
 	os.WriteFile(gate, nil, 0o644)
@@ -111,33 +113,10 @@ func TestLimitsOnlyUpdateAppliesOnTheSameSocket(t *testing.T) {
 	}
 }
 
-// freePorts returns n consecutive ports that are free now.
-func freePorts(t *testing.T, n int) int {
-	t.Helper()
-	for p := 22500; p < 22900; p += n {
-		var lns []net.Listener
-		for i := range n {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+i))
-			if err != nil {
-				break
-			}
-			lns = append(lns, ln)
-		}
-		for _, ln := range lns {
-			ln.Close()
-		}
-		if len(lns) == n {
-			return p
-		}
-	}
-	t.Fatal("no free ports")
-	return 0
-}
-
 // After port_range changes, a port held by an instance that has not
 // bound it yet is not handed out again.
 func TestPortRangeChangeKeepsHeldPorts(t *testing.T) {
-	p := freePorts(t, 2)
+	p := testutil.FreePorts(t, 22500, 22900, 2)
 	slow, _ := gatedApp(t, "slow")
 	os.Remove(strings.TrimPrefix(slow.Environment[1], envGateFile+"="))
 	cfg := testConfig(slow)
@@ -145,7 +124,7 @@ func TestPortRangeChangeKeepsHeldPorts(t *testing.T) {
 	s := New(cfg, testLogger(t))
 	s.d.timing = testTiming
 	stopStart := startInBackground(t, s)
-	eventually(t, 10*time.Second, "STARTING", func() bool {
+	testutil.Eventually(t, 10*time.Second, "STARTING", func() bool {
 		st, err := s.Status("slow")
 		return err == nil && st[0].State == AppStarting
 	})
