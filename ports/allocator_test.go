@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 func TestAcquireRoundRobin(t *testing.T) {
@@ -183,7 +185,7 @@ func TestConcurrentAcquireNeverDuplicates(t *testing.T) {
 		t.Errorf("Held = %d, want %d", h, len(got))
 	}
 	for p := b; p < b+n; p++ {
-		if got[p] == 0 && isFree(p) {
+		if got[p] == 0 && testutil.PortFree(p) {
 			t.Errorf("port %d is free but was never handed out", p)
 		}
 	}

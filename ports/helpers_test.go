@@ -1,11 +1,11 @@
 package ports
 
 import (
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"testing"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -19,37 +19,11 @@ const (
 	windowHigh = 65535
 )
 
-// freeWindow returns the start of n consecutive ports that are all free on
-// 127.0.0.1 right now. It tries random windows and skips any with a busy port.
+// freeWindow returns the start of n consecutive ports in the window range
+// that are all free on 127.0.0.1 right now.
 func freeWindow(t *testing.T, n int) int {
 	t.Helper()
-	for range 100 {
-		base := windowLow + rand.IntN(windowHigh-windowLow-n)
-		if allFree(base, n) {
-			return base
-		}
-	}
-	t.Fatalf("no window of %d free ports found in %d-%d", n, windowLow, windowHigh)
-	return 0
-}
-
-// allFree reports whether every port in [base, base+n) can be bound on 127.0.0.1.
-func allFree(base, n int) bool {
-	for p := base; p < base+n; p++ {
-		if !isFree(p) {
-			return false
-		}
-	}
-	return true
-}
-
-func isFree(port int) bool {
-	l, err := net.Listen("tcp", addr(port))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
+	return testutil.FreePorts(t, windowLow, windowHigh, n)
 }
 
 func addr(port int) string { return net.JoinHostPort("127.0.0.1", itoa(port)) }

@@ -4,6 +4,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // A host can stand for several addresses (localhost: 127.0.0.1 and ::1).
@@ -26,7 +28,7 @@ func TestProbeEveryAddress(t *testing.T) {
 	if err != nil || free {
 		t.Fatalf("busy on ::1 only: free=%v err=%v, want busy", free, err)
 	}
-	if !isFree(b) {
+	if !testutil.PortFree(b) {
 		t.Fatal("the probe left 127.0.0.1 bound")
 	}
 }
