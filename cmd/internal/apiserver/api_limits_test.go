@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -17,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/gracevisor/gracevisor/internal/testutil"
+	promtestutil "github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -99,7 +99,7 @@ func readStatus(t *testing.T, c net.Conn, r *bufio.Reader, within time.Duration)
 // costs one log line per source and interval, each value cut; the count of
 // the others follows when the interval ends; every refusal is counted.
 func TestRefusalFloodLogIsBounded(t *testing.T) {
-	logBuf := &syncBuffer{}
+	logBuf := &testutil.LockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logBuf, nil))
 	a := routingAPI(nil, nil)
 	a.Log = log
@@ -133,7 +133,7 @@ func TestRefusalFloodLogIsBounded(t *testing.T) {
 	if got := logBuf.String(); !strings.Contains(got, "msg=\"api requests refused, not logged one by one\" from=127.0.0.1 reason=missing_token count=199") {
 		t.Errorf("no count of the refusals not logged:\n%s", got)
 	}
-	if v := testutil.ToFloat64(a.Refusals.refused.WithLabelValues(reasonNoToken)); v != n {
+	if v := promtestutil.ToFloat64(a.Refusals.refused.WithLabelValues(reasonNoToken)); v != n {
 		t.Errorf("gracevisor_api_refused_total{reason=missing_token} = %v, want %d", v, n)
 	}
 
@@ -143,7 +143,7 @@ func TestRefusalFloodLogIsBounded(t *testing.T) {
 	if code, body := readStatus(t, c414, r414, 5*time.Second); code != http.StatusRequestURITooLong || !strings.Contains(body, "request URI too long") {
 		t.Errorf("9 KiB URI: %d %s, want 414", code, body)
 	}
-	if v := testutil.ToFloat64(a.Refusals.refused.WithLabelValues(reasonURITooLong)); v != 1 {
+	if v := promtestutil.ToFloat64(a.Refusals.refused.WithLabelValues(reasonURITooLong)); v != 1 {
 		t.Errorf("gracevisor_api_refused_total{reason=uri_too_long} = %v, want 1", v)
 	}
 	c431, r431 := rawRequest(t, addr, "GET /"+strings.Repeat("a", 100<<10)+" HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -158,7 +158,7 @@ func TestRefusalFloodLogIsBounded(t *testing.T) {
 // Sources and reasons are limited apart; once the table is full, new
 // sources share one entry; close reports what is still counted.
 func TestRefusalLogSources(t *testing.T) {
-	logBuf := &syncBuffer{}
+	logBuf := &testutil.LockedBuffer{}
 	l, clock := testRefusalLog(t, slog.New(slog.NewTextHandler(logBuf, nil)))
 	l.maxSources = 3
 	admitted := func(src, reason string) bool { return l.admit(refusalKey{src, reason}) }
@@ -319,22 +319,4 @@ func TestAPIConnCap(t *testing.T) {
 			t.Errorf("ConnCap(%d, %d) = %d, want %d", tc.configured, tc.nofile, got, tc.want)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
