@@ -1,15 +1,15 @@
 package logtail
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 func TestTailOffset(t *testing.T) {
@@ -61,33 +61,11 @@ func TestOpenTailUnreadableIsError(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the follower and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitFor polls until the buffer holds want, or fails after a deadline.
-func waitFor(t *testing.T, buf *syncBuffer, want string) {
+func waitFor(t *testing.T, buf *testutil.LockedBuffer, want string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for buf.String() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("followed output = %q, want %q", buf.String(), want)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testutil.WaitFor(5*time.Second, func() bool { return buf.String() == want }) {
+		t.Fatalf("followed output = %q, want %q", buf.String(), want)
 	}
 }
 
@@ -104,13 +82,13 @@ func appendTo(t *testing.T, path, s string) {
 }
 
 // startFollower follows path (from its last line, if it exists) into a buffer.
-func startFollower(t *testing.T, path string) *syncBuffer {
+func startFollower(t *testing.T, path string) *testutil.LockedBuffer {
 	t.Helper()
 	file, err := Open(path, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := &syncBuffer{}
+	buf := &testutil.LockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	f := &logFollower{path: path, file: file, w: buf, flush: func() error { return nil }, poll: 10 * time.Millisecond}
