@@ -1,48 +1,19 @@
 package sdnotify
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
-
-// listenNotify binds a unix datagram socket like systemd's and returns it
-// and the NOTIFY_SOCKET value naming it.
-func listenNotify(t *testing.T, abstract bool) (*net.UnixConn, string) {
-	t.Helper()
-	name := filepath.Join(t.TempDir(), "notify")
-	env := name
-	if abstract {
-		name = "\x00gracevisor-test-" + filepath.Base(t.TempDir())
-		env = "@" + name[1:]
-	}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn, env
-}
-
-func readDatagram(t *testing.T, conn *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(buf[:n])
-}
 
 // TestSDNotify: states reach the socket named by NOTIFY_SOCKET (a path or
 // an abstract name), which is then removed from the environment.
 func TestSDNotify(t *testing.T) {
 	for _, abstract := range []bool{false, true} {
-		conn, env := listenNotify(t, abstract)
+		conn, env := testutil.ListenNotify(t, abstract)
 		t.Setenv("NOTIFY_SOCKET", env)
 		n := New()
 		if v, ok := os.LookupEnv("NOTIFY_SOCKET"); ok {
@@ -51,13 +22,13 @@ func TestSDNotify(t *testing.T) {
 		if err := n.Notify(Ready); err != nil {
 			t.Fatal(err)
 		}
-		if got := readDatagram(t, conn); got != "READY=1" {
+		if got := testutil.ReadDatagram(t, conn); got != "READY=1" {
 			t.Errorf("abstract=%v: got %q", abstract, got)
 		}
 		if err := n.Notify(Reloading()); err != nil {
 			t.Fatal(err)
 		}
-		if got := readDatagram(t, conn); !strings.HasPrefix(got, "RELOADING=1\nMONOTONIC_USEC=") {
+		if got := testutil.ReadDatagram(t, conn); !strings.HasPrefix(got, "RELOADING=1\nMONOTONIC_USEC=") {
 			t.Errorf("reloading: got %q", got)
 		}
 	}
