@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -73,21 +74,17 @@ func TestUpdatePublishesAddedAppsSettings(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := d.update(context.Background()); done <- err }()
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, "the update to publish the new config", func() bool {
 		if _, adding := d.appConfig("fresh"); adding {
-			break
+			return true
 		}
 		select {
 		case err := <-done:
 			t.Fatalf("update returned before the check: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the update never published the new config")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	})
 	if got := d.alertsFor("fresh").Command; got != "app-hook" {
 		t.Errorf("during the update, fresh's alerts go to %q, want its own app-hook", got)
 	}

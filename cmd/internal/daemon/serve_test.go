@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gracevisor/gracevisor/cmd/internal/sdnotify"
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -36,17 +36,10 @@ func TestSignalDuringStartIsTakenOnce(t *testing.T) {
 
 	started := make(chan error, 1)
 	go func() { started <- r.start(context.Background()) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, "the app to be STARTING", func() bool {
 		st, err := r.sup.Status("slow")
-		if err == nil && st[0].State == procs.AppStarting {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("app not STARTING: %+v %v", st, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && st[0].State == procs.AppStarting
+	})
 	r.sigs <- syscall.SIGHUP // kept for the loop
 	r.sigs <- syscall.SIGTERM
 	select {
@@ -69,7 +62,7 @@ func TestSignalDuringStartIsTakenOnce(t *testing.T) {
 // Two quick SIGHUPs: systemd hears READY=1 once, after the second update is
 // done, not when the first one ends.
 func TestReadyAfterLastQueuedUpdate(t *testing.T) {
-	conn, env := listenNotify(t)
+	conn, env := testutil.ListenNotify(t, false)
 	t.Setenv("NOTIFY_SOCKET", env)
 	dir := t.TempDir()
 	yaml := "rpc: {host: 127.0.0.1, port: 9001}\nlogger: {log_dir: " + filepath.Join(dir, "log") + "}\napps: []\n"
@@ -86,7 +79,7 @@ func TestReadyAfterLastQueuedUpdate(t *testing.T) {
 	r.sigs <- syscall.SIGHUP
 	r.sigs <- syscall.SIGHUP
 	for i := range 2 {
-		if got := readDatagram(t, conn); !strings.HasPrefix(got, "RELOADING=1\n") {
+		if got := testutil.ReadDatagram(t, conn); !strings.HasPrefix(got, "RELOADING=1\n") {
 			t.Fatalf("datagram %d: %q, want RELOADING=1", i, got)
 		}
 	}
@@ -96,35 +89,11 @@ func TestReadyAfterLastQueuedUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.updates.Wait()
-	if got := readDatagram(t, conn); got != "READY=1" {
+	if got := testutil.ReadDatagram(t, conn); got != "READY=1" {
 		t.Fatalf("after both updates: %q, want READY=1", got)
 	}
 	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	if n, err := conn.Read(make([]byte, 4096)); err == nil {
 		t.Fatalf("another datagram after READY=1 (%d bytes): READY=1 went out while an update still ran", n)
 	}
-}
-
-// listenNotify binds a unix datagram socket like systemd's and returns it
-// and the NOTIFY_SOCKET value naming it.
-func listenNotify(t *testing.T) (*net.UnixConn, string) {
-	t.Helper()
-	name := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn, name
-}
-
-func readDatagram(t *testing.T, conn *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(buf[:n])
 }
