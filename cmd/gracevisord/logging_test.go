@@ -1,37 +1,40 @@
 package main
 
 import (
+	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
-// envLogChild makes TestBrokenStderrKeepsFileLogging act as the daemon
-// whose stderr is a broken pipe: it logs into the file named here.
-const envLogChild = "GRACEVISORD_TEST_LOG_CHILD"
+// In mode childBrokenStderr the test binary is the daemon whose stderr is
+// a broken pipe: it logs into the file named by envLogFile.
+const (
+	childBrokenStderr = "broken-stderr"
+	envLogFile        = "GRACEVISORD_TEST_LOG_FILE"
+)
+
+// logToBrokenStderr is the child: it logs three lines with --log-stderr.
+func logToBrokenStderr() int {
+	log, closer, err := openLog(config.LogFile{Path: os.Getenv(envLogFile), Rotation: config.Rotation{MaxSizeMB: 1}}, true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer closer.Close()
+	for _, msg := range []string{"first", "second", "third"} {
+		log.Info(msg)
+	}
+	return 0
+}
 
 // With --log-stderr and a stderr pipe whose reader has gone, the daemon
 // neither dies of SIGPIPE nor stops writing its log file.
 func TestBrokenStderrKeepsFileLogging(t *testing.T) {
-	if path := os.Getenv(envLogChild); path != "" {
-		log, closer, err := openLog(config.LogFile{Path: path, Rotation: config.Rotation{MaxSizeMB: 1}}, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closer.Close()
-		for _, msg := range []string{"first", "second", "third"} {
-			log.Info(msg)
-		}
-		return
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +42,8 @@ func TestBrokenStderrKeepsFileLogging(t *testing.T) {
 	r.Close() // nobody reads: writes to w raise SIGPIPE / EPIPE
 	defer w.Close()
 	path := filepath.Join(t.TempDir(), "gracevisord.log")
-	cmd := exec.Command(self, "-test.run=^TestBrokenStderrKeepsFileLogging$")
-	cmd.Env = append(os.Environ(), envLogChild+"="+path)
+	cmd := testutil.ChildCommand(t, childBrokenStderr)
+	cmd.Env = append(cmd.Env, envLogFile+"="+path)
 	cmd.Stderr = w
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("daemon logging to a broken stderr: %v", err)
