@@ -8,8 +8,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
+// dialEcho connects to addr (closed at cleanup; all I/O due within
+// waitTimeout) and returns the connection and a reader on it.
 func dialEcho(t *testing.T, addr string) (*net.TCPConn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, waitTimeout)
@@ -105,16 +109,7 @@ func TestEchoGraceExceeded(t *testing.T) {
 // waitRefused polls until addr refuses connections.
 func waitRefused(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, waitTimeout)
-		if err != nil {
-			return
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("still accepting connections after SIGTERM")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.WaitFor(waitTimeout, func() bool { return testutil.Refused(addr) }) {
+		t.Fatal("still accepting connections after SIGTERM")
 	}
 }

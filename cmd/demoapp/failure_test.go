@@ -6,10 +6,11 @@ import (
 	"os"
 	"regexp"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 func TestFailStart(t *testing.T) {
@@ -198,28 +199,13 @@ func TestSpawnChildOutlivesParent(t *testing.T) {
 	if code := p.exitCode(t); code != 0 {
 		t.Fatalf("exit code = %d, want 0", code)
 	}
-	if !alive(child) {
+	if !testutil.Alive(child) {
 		t.Fatalf("child %d died with its parent; it is meant to be an orphan", child)
 	}
 	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill group %d: %v", pgid, err)
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for alive(child) {
-		if time.Now().After(deadline) {
-			t.Fatalf("child %d survived SIGKILL to its group", child)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.WaitFor(waitTimeout, func() bool { return !testutil.Alive(child) }) {
+		t.Fatalf("child %d survived SIGKILL to its group", child)
 	}
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesised command name.
-	i := strings.LastIndexByte(string(stat), ')')
-	return i >= 0 && i+2 < len(stat) && stat[i+2] != 'Z' && stat[i+2] != 'X'
 }

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // get does one GET on a fresh connection and returns status and body.
@@ -106,13 +108,8 @@ type rawConn struct {
 
 func dialRaw(t *testing.T, addr string) *rawConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, waitTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(waitTimeout))
-	return &rawConn{Conn: c, r: bufio.NewReader(c)}
+	c, r := dialEcho(t, addr)
+	return &rawConn{Conn: c, r: r}
 }
 
 func (c *rawConn) send(t *testing.T, path string) {
@@ -140,15 +137,8 @@ func (c *rawConn) receive(t *testing.T) (int, string) {
 func waitInflight(t *testing.T, addr string, n int) {
 	t.Helper()
 	want := strconv.Itoa(n) + "\n"
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		if _, body := get(t, "http://"+addr+"/inflight"); body == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/inflight never reached %d", n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.WaitFor(waitTimeout, func() bool { _, body := get(t, "http://"+addr+"/inflight"); return body == want }) {
+		t.Fatalf("/inflight never reached %d", n)
 	}
 }
 
