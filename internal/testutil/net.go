@@ -2,6 +2,8 @@ package testutil
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -112,4 +114,39 @@ func writeUnread(wg *sync.WaitGroup, c net.Conn, payload []byte) {
 	defer wg.Done()
 	c.SetWriteDeadline(time.Now().Add(2 * time.Minute))
 	c.Write(payload)
+}
+
+// EchoLine sends a line on c and expects it back (from an echo service,
+// directly or through a proxy) within d. It reads no byte past the line.
+func EchoLine(c net.Conn, d time.Duration) error {
+	c.SetDeadline(time.Now().Add(d))
+	defer c.SetDeadline(time.Time{})
+	const line = "ping\n"
+	if _, err := io.WriteString(c, line); err != nil {
+		return err
+	}
+	got := make([]byte, 0, len(line))
+	b := make([]byte, 1)
+	for len(got) == 0 || got[len(got)-1] != '\n' {
+		n, err := c.Read(b)
+		got = append(got, b[:n]...)
+		if err != nil {
+			return fmt.Errorf("echoed %q: %w", got, err)
+		}
+	}
+	if string(got) != line {
+		return fmt.Errorf("echoed %q, want %q", got, line)
+	}
+	return nil
+}
+
+// Echoes reports, as nil, that a new client at addr gets a line echoed
+// within d.
+func Echoes(addr string, d time.Duration) error {
+	c, err := net.DialTimeout("tcp", addr, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return EchoLine(c, d)
 }
