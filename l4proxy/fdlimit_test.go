@@ -1,9 +1,6 @@
 package l4proxy
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -40,7 +37,7 @@ func TestFileDescriptorExhaustion(t *testing.T) {
 	for i := range 5 {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			err := oneRoundTrip(addr, 2*time.Second)
+			err := testutil.Echoes(addr, 2*time.Second)
 			if err == nil {
 				break
 			}
@@ -73,7 +70,7 @@ func overload(addr string, n int) (served int, conns []net.Conn) {
 			if err != nil {
 				return
 			}
-			ok := roundTripWithin(c, 1500*time.Millisecond) == nil
+			ok := testutil.EchoLine(c, 1500*time.Millisecond) == nil
 			mu.Lock()
 			defer mu.Unlock()
 			conns = append(conns, c)
@@ -84,28 +81,4 @@ func overload(addr string, n int) (served int, conns []net.Conn) {
 	}
 	wg.Wait()
 	return served, conns
-}
-
-func oneRoundTrip(addr string, d time.Duration) error {
-	c, err := net.DialTimeout("tcp", addr, d)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return roundTripWithin(c, d)
-}
-
-func roundTripWithin(c net.Conn, d time.Duration) error {
-	c.SetDeadline(time.Now().Add(d))
-	if _, err := io.WriteString(c, "hi\n"); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "hi\n" {
-		return fmt.Errorf("echo %q", line)
-	}
-	return nil
 }
