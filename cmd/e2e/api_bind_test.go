@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // TestAPIBindFailureStartsNoApp (issue 18 item 3): the control API is bound
@@ -45,10 +47,10 @@ func TestAPIBindFailureStartsNoApp(t *testing.T) {
 			if started, _ := filepath.Glob(marker + "-*"); len(started) > 0 {
 				t.Fatalf("the app was started before the API bind failed: %v", started)
 			}
-			if !refused(web.addr) {
+			if !testutil.Refused(web.addr) {
 				t.Fatal("the app's external listener was bound")
 			}
-			if which == "socket" && !refused(e.rpc) {
+			if which == "socket" && !testutil.Refused(e.rpc) {
 				t.Fatal("the TCP listener bound before the socket failed was left open")
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -53,7 +54,7 @@ func TestCommands(t *testing.T) {
 	if newPID == pid || pidBehind(t, web.addr) != newPID {
 		t.Fatalf("after reload: status pid %d (old %d), served by %d", newPID, pid, pidBehind(t, web.addr))
 	}
-	waitFor(t, 15*time.Second, "old instance to exit after drain", func() bool { return processGone(pid) })
+	testutil.Eventually(t, 15*time.Second, "old instance to exit after drain", func() bool { return !testutil.Alive(pid) })
 
 	var res []procs.ReloadResult
 	r = e.mustCtl(0, "reload", "--all", "--json")
@@ -128,7 +129,7 @@ func TestCommands(t *testing.T) {
 	// shutdown: returns once the apps are gone; the daemon exits 0.
 	last := e.servingPID("web")
 	r = e.mustCtl(0, "shutdown")
-	if !processGone(last) {
+	if testutil.Alive(last) {
 		t.Errorf("shutdown returned while app pid %d still runs", last)
 	}
 	if code := d.waitExit(15 * time.Second); code != 0 {
@@ -143,7 +144,7 @@ func TestCommands(t *testing.T) {
 // line by reloading it, checks the line arrives, then detaches with Ctrl-C.
 func testFollow(t *testing.T, e *env, web app, args ...string) {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &testutil.LockedBuffer{}
 	cmd := exec.Command(binCtl, append([]string{"--rpc", e.rpc}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -152,12 +153,12 @@ func testFollow(t *testing.T, e *env, web app, args ...string) {
 	defer cmd.Process.Kill()
 	// With -n 1 the last line arrives once the stream is open; a reload
 	// after that writes a new line the follower must see.
-	waitFor(t, 10*time.Second, "`"+strings.Join(args, " ")+"` to connect", func() bool {
+	testutil.Eventually(t, 10*time.Second, "`"+strings.Join(args, " ")+"` to connect", func() bool {
 		return strings.Contains(out.String(), "demoapp pid=")
 	})
 	e.mustCtl(0, "reload", "web")
 	want := "demoapp pid=" + itoa(e.servingPID("web")) + " listening"
-	waitFor(t, 10*time.Second, "`"+strings.Join(args, " ")+"` to show "+want, func() bool {
+	testutil.Eventually(t, 10*time.Second, "`"+strings.Join(args, " ")+"` to show "+want, func() bool {
 		return strings.Contains(out.String(), want)
 	})
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -29,7 +30,7 @@ func TestLongLivedConnectionsThroughReloads(t *testing.T) {
 	for i := 0; i <= reloads; i++ {
 		pid := e.servingPID("echo")
 		c := newStreamer(t, echo.addr)
-		waitFor(t, 10*time.Second, fmt.Sprintf("client %d to count on pid %d", i, pid), func() bool {
+		testutil.Eventually(t, 10*time.Second, fmt.Sprintf("client %d to count on pid %d", i, pid), func() bool {
 			return connsOf(e.instances("echo"), pid) == 1
 		})
 		clients, pids = append(clients, c), append(pids, pid)
@@ -46,8 +47,8 @@ func TestLongLivedConnectionsThroughReloads(t *testing.T) {
 	for i := range reloads {
 		clients[i].finish(t)
 		gone := pids[i]
-		waitFor(t, 15*time.Second, fmt.Sprintf("drained pid %d to leave status and exit", gone), func() bool {
-			return !hasPID(e.instances("echo"), gone) && processGone(gone)
+		testutil.Eventually(t, 15*time.Second, fmt.Sprintf("drained pid %d to leave status and exit", gone), func() bool {
+			return !hasPID(e.instances("echo"), gone) && !testutil.Alive(gone)
 		})
 		for _, c := range clients[i+1:] {
 			c.checkNoError(t)
@@ -56,7 +57,7 @@ func TestLongLivedConnectionsThroughReloads(t *testing.T) {
 	}
 	last := clients[reloads]
 	last.finish(t)
-	waitFor(t, 10*time.Second, "connections to return to 0", func() bool { return e.connections("echo") == 0 })
+	testutil.Eventually(t, 10*time.Second, "connections to return to 0", func() bool { return e.connections("echo") == 0 })
 	for i, c := range clients {
 		t.Logf("client %d on pid %d: %d lines echoed in order", i, pids[i], c.got.Load())
 	}
@@ -81,7 +82,7 @@ func assertDraining(t *testing.T, e *env, draining []int, serving int) {
 				}
 			}
 		}
-		if !found || processGone(pid) {
+		if !found || !testutil.Alive(pid) {
 			t.Fatalf("old pid %d, whose client is open, left status or exited: %+v", pid, ins)
 		}
 	}
@@ -122,7 +123,7 @@ func TestAbortedClientsDoNotHurtOthers(t *testing.T) {
 	}
 	// Every aborted connection must first be counted, or "back to 0" proves
 	// nothing.
-	waitFor(t, 10*time.Second, "every connection to be counted", func() bool {
+	testutil.Eventually(t, 10*time.Second, "every connection to be counted", func() bool {
 		return e.connections("echo") == int64(1+len(echoConns)) && e.connections("web") == int64(len(webConns))
 	})
 
@@ -136,7 +137,7 @@ func TestAbortedClientsDoNotHurtOthers(t *testing.T) {
 	}
 	wg.Wait()
 
-	waitFor(t, 10*time.Second, "counts to drop to the steady client only", func() bool {
+	testutil.Eventually(t, 10*time.Second, "counts to drop to the steady client only", func() bool {
 		return e.connections("echo") == 1 && e.connections("web") == 0
 	})
 	steady.waitLines(t, 5)
@@ -147,7 +148,7 @@ func TestAbortedClientsDoNotHurtOthers(t *testing.T) {
 	fresh.waitLines(t, 2)
 	fresh.finish(t)
 	steady.finish(t)
-	waitFor(t, 10*time.Second, "connections to return to 0", func() bool { return e.connections("echo") == 0 })
+	testutil.Eventually(t, 10*time.Second, "connections to return to 0", func() bool { return e.connections("echo") == 0 })
 	after := e.status()
 	for name, pid := range before {
 		st := after[name]
@@ -161,12 +162,7 @@ func TestAbortedClientsDoNotHurtOthers(t *testing.T) {
 // openEchoed connects to the echo app and proves the path with one line.
 func openEchoed(t *testing.T, addr string) *net.TCPConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := c.(*net.TCPConn)
-	t.Cleanup(func() { tc.Close() })
+	tc := testutil.Dial(t, addr)
 	_ = tc.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := tc.Write([]byte("hello\n")); err != nil {
 		t.Fatal(err)
@@ -180,12 +176,7 @@ func openEchoed(t *testing.T, addr string) *net.TCPConn {
 // openHalfRequest connects to the HTTP app and sends half a request.
 func openHalfRequest(t *testing.T, addr string) *net.TCPConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := c.(*net.TCPConn)
-	t.Cleanup(func() { tc.Close() })
+	tc := testutil.Dial(t, addr)
 	if _, err := tc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\nUser-Ag")); err != nil {
 		t.Fatal(err)
 	}

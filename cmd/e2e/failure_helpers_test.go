@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -178,7 +179,7 @@ func streamReads(s *streamer, r *bufio.Reader) {
 func (s *streamer) waitLines(t *testing.T, n int64) {
 	t.Helper()
 	target := s.got.Load() + n
-	waitFor(t, 10*time.Second, fmt.Sprintf("%d more echoed lines", n), func() bool {
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("%d more echoed lines", n), func() bool {
 		s.checkNoError(t)
 		return s.got.Load() >= target
 	})

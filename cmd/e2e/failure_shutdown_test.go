@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -33,7 +34,7 @@ func TestSIGTERMDuringBlockedReload(t *testing.T) {
 	e.writeFile("slow", "")
 	reload := e.ctlAsync("reload", "web")
 	var newPID int
-	waitFor(t, 10*time.Second, "the slow new instance to be STARTING as demoapp", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the slow new instance to be STARTING as demoapp", func() bool {
 		for _, in := range e.instances("web") {
 			if in.State == procs.InstStarting && in.PID > 0 && isDemoapp(in.PID) {
 				newPID = in.PID
@@ -65,12 +66,12 @@ func TestSIGTERMDuringBlockedReload(t *testing.T) {
 		t.Fatalf("blocked reload: %v; want a non-zero exit and one error line naming web and the shutdown", r)
 	}
 	for _, pid := range []int{oldPID, newPID} {
-		if !processGone(pid) {
+		if testutil.Alive(pid) {
 			t.Errorf("instance pid %d outlived the daemon", pid)
 		}
 	}
 	assertNoAppProcess(t)
-	if !refused(web.addr) {
+	if !testutil.Refused(web.addr) {
 		t.Fatal("the app's port is still open after shutdown")
 	}
 }
@@ -94,8 +95,8 @@ func TestSecondSIGTERMKillsAtOnce(t *testing.T) {
 	pid := e.servingPID("web")
 
 	d.signal(syscall.SIGTERM)
-	waitFor(t, 10*time.Second, "the first SIGTERM to start the shutdown", func() bool {
-		return strings.Contains(d.output.String(), "shutting down") && refused(web.addr)
+	testutil.Eventually(t, 10*time.Second, "the first SIGTERM to start the shutdown", func() bool {
+		return strings.Contains(d.output.String(), "shutting down") && testutil.Refused(web.addr)
 	})
 	// The app ignores its stop signal, so the graceful stop must go on (up to
 	// stop_timeout): the daemon must not exit during a 1 s window.
@@ -104,7 +105,7 @@ func TestSecondSIGTERMKillsAtOnce(t *testing.T) {
 		t.Fatalf("daemon exited (%v) while its app ignored SIGTERM:\n%s", d.state, d.output)
 	case <-time.After(time.Second):
 	}
-	if processGone(pid) {
+	if !testutil.Alive(pid) {
 		t.Fatalf("app pid %d died on SIGTERM; it should ignore it", pid)
 	}
 	// While it stops, status still shows the instance, as STOPPING.
@@ -126,7 +127,7 @@ func TestSecondSIGTERMKillsAtOnce(t *testing.T) {
 	if !strings.Contains(d.output.String(), "second signal") {
 		t.Errorf("the second signal is not logged:\n%s", d.output)
 	}
-	if !processGone(pid) {
+	if testutil.Alive(pid) {
 		t.Fatalf("app pid %d outlived the daemon", pid)
 	}
 	assertNoAppProcess(t)
@@ -164,7 +165,7 @@ func TestBusyExternalPortNamesApp(t *testing.T) {
 		t.Errorf("message %q blames app web, whose port was free", out)
 	}
 	assertNoAppProcess(t)
-	if !refused(web.addr) || !refused(e.rpc) {
+	if !testutil.Refused(web.addr) || !testutil.Refused(e.rpc) {
 		t.Fatal("a failed start-up left a port open")
 	}
 }

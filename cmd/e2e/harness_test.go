@@ -16,11 +16,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -39,24 +39,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), rpc: freeAddr(t)}
-	e.from = 24000 + 100*rand.IntN(80) // 24000-31999: below the ephemeral range (32768+) where freeAddr's ports come from, and apart from procs' tests (21000-23000), which go test may run at the same time
+	e := &env{t: t, dir: t.TempDir(), rpc: testutil.FreeAddr(t)}
+	e.from = 24000 + 100*rand.IntN(80) // 24000-31999: below the ephemeral range (32768+) where testutil.FreeAddr's ports come from, and apart from procs' tests (21000-23000), which go test may run at the same time
 	e.to = e.from + 100
 	if err := os.MkdirAll(filepath.Join(e.dir, "conf.d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return e
-}
-
-// freeAddr returns a 127.0.0.1 address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func portOf(t *testing.T, addr string) int {
@@ -81,7 +70,7 @@ type app struct {
 }
 
 func (e *env) newApp(name, args string) app {
-	return app{name: name, addr: freeAddr(e.t), args: args}
+	return app{name: name, addr: testutil.FreeAddr(e.t), args: args}
 }
 
 // yaml is the app as a list item of `apps:`.
@@ -148,30 +137,12 @@ func (e *env) writeFile(name, content string) {
 	}
 }
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // daemon is one running gracevisord.
 type daemon struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	output *lockedBuffer // stdout and stderr
-	exited chan struct{} // closed when the process has exited
+	output *testutil.LockedBuffer // stdout and stderr
+	exited chan struct{}          // closed when the process has exited
 	state  *os.ProcessState
 }
 
@@ -183,7 +154,7 @@ func (e *env) spawn() *daemon { return e.spawnDaemon([]string{"--log-stderr"}, n
 // spawnDaemon is spawn with gracevisord's extra flags and environment.
 func (e *env) spawnDaemon(flags, extraEnv []string) *daemon {
 	e.t.Helper()
-	d := &daemon{t: e.t, output: &lockedBuffer{}, exited: make(chan struct{})}
+	d := &daemon{t: e.t, output: &testutil.LockedBuffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(binDaemon, append([]string{"--conf", e.dir}, flags...)...)
 	if extraEnv != nil {
 		d.cmd.Env = append(os.Environ(), extraEnv...)
@@ -331,18 +302,6 @@ func (e *env) servingPID(name string) int {
 	return st.Instances[0].PID
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // oneShot is an HTTP client that opens a fresh connection per request.
 var oneShot = &http.Client{
 	Timeout:   10 * time.Second,
@@ -383,30 +342,14 @@ func parsePID(t *testing.T, body string) int {
 	return 0
 }
 
-// processGone reports whether pid no longer runs. A zombie counts as gone:
-// its parent died and, in a container, nobody may reap it.
-func processGone(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) == 0 || fields[0] == "Z"
-}
-
-// refused reports whether nothing accepts connections on addr.
-func refused(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return true
-	}
-	c.Close()
-	return false
-}
-
 // runningDemoapps lists live processes running this run's demoapp binary.
 func runningDemoapps() []int {
+	return pidsWhere(func(cmdline string) bool { return strings.HasPrefix(cmdline, binDemo+"\x00") })
+}
+
+// pidsWhere lists live processes whose command line (arguments joined by
+// NUL bytes) satisfies match.
+func pidsWhere(match func(cmdline string) bool) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, ent := range entries {
@@ -415,7 +358,7 @@ func runningDemoapps() []int {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		if err == nil && strings.HasPrefix(string(cmdline), binDemo+"\x00") && !processGone(pid) {
+		if err == nil && match(string(cmdline)) && testutil.Alive(pid) {
 			pids = append(pids, pid)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // repoRoot is the checkout's root, from cmd/e2e.
@@ -58,7 +60,7 @@ func TestInitScript(t *testing.T) {
 	initd := func(action string) (int, string) { return run(t, env, "sh", script, action) }
 	t.Cleanup(func() { // the script's daemon is not in the test's process group
 		if b, err := os.ReadFile(pidFile); err == nil {
-			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 && !processGone(pid) {
+			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 && testutil.Alive(pid) {
 				initd("stop")
 			}
 		}
@@ -96,7 +98,7 @@ func TestInitScript(t *testing.T) {
 	if code, out := initd("reload"); code != 0 || !strings.Contains(out, "reloading") {
 		t.Errorf("reload: %d %q", code, out)
 	}
-	waitFor(t, 20*time.Second, "the added app to serve", func() bool {
+	testutil.Eventually(t, 20*time.Second, "the added app to serve", func() bool {
 		code, _, err := get(api.addr, "/")
 		return err == nil && code == 200
 	})
@@ -105,8 +107,8 @@ func TestInitScript(t *testing.T) {
 	if code, out := initd("stop"); code != 0 || !strings.Contains(out, "gracevisord stopped") {
 		t.Errorf("stop: %d %q", code, out)
 	}
-	if !processGone(pid) || !processGone(demo) {
-		t.Errorf("after stop: daemon gone %v, app gone %v", processGone(pid), processGone(demo))
+	if testutil.Alive(pid) || testutil.Alive(demo) {
+		t.Errorf("after stop: daemon gone %v, app gone %v", !testutil.Alive(pid), !testutil.Alive(demo))
 	}
 	if code, out := initd("status"); code != 3 {
 		t.Errorf("status after stop: %d %q", code, out)

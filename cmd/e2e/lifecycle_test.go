@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // TestDaemonKilledLeavesNoApps: SIGKILL gives gracevisord no chance to stop
@@ -28,9 +30,9 @@ func TestDaemonKilledLeavesNoApps(t *testing.T) {
 
 	d.signal(syscall.SIGKILL)
 	d.waitExit(10 * time.Second)
-	waitFor(t, 10*time.Second, "app processes to die with the daemon", func() bool {
+	testutil.Eventually(t, 10*time.Second, "app processes to die with the daemon", func() bool {
 		for _, pid := range pids {
-			if !processGone(pid) {
+			if testutil.Alive(pid) {
 				return false
 			}
 		}
@@ -66,10 +68,10 @@ func TestSIGTERMStopsAppsAndExits0(t *testing.T) {
 	if code := d.waitExit(20 * time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM:\n%s", code, d.output)
 	}
-	if !processGone(pid) {
+	if testutil.Alive(pid) {
 		t.Fatalf("app pid %d outlived a graceful shutdown", pid)
 	}
-	if !refused(web.addr) || !refused(e.rpc) {
+	if !testutil.Refused(web.addr) || !testutil.Refused(e.rpc) {
 		t.Fatal("ports still open after shutdown")
 	}
 }
@@ -89,7 +91,7 @@ func TestBadConfigExit1(t *testing.T) {
 	if !strings.Contains(out, "gracevisor.yaml:") || !strings.Contains(out, "stop_signa") || strings.Count(out, "\n") != 1 {
 		t.Fatalf("want one line naming file:line and the key stop_signa, got:\n%s", out)
 	}
-	if !refused(web.addr) || !refused(e.rpc) {
+	if !testutil.Refused(web.addr) || !testutil.Refused(e.rpc) {
 		t.Fatal("a bad config half-started the daemon")
 	}
 }
@@ -128,7 +130,7 @@ func assertNoAppProcess(t *testing.T) {
 	t.Helper()
 	// Every demoapp in these tests is started from binDemo; any still
 	// running after its daemon exited would be a leak.
-	waitFor(t, 10*time.Second, "app processes to be gone", func() bool {
+	testutil.Eventually(t, 10*time.Second, "app processes to be gone", func() bool {
 		return len(runningDemoapps()) == 0
 	})
 }

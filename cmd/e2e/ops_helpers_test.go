@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -192,21 +193,9 @@ func (r *statsdReceiver) last(name string) string {
 // waitGone waits until no process has marker in its command line.
 func waitGone(t *testing.T, marker string, timeout time.Duration) {
 	t.Helper()
-	waitFor(t, timeout, "processes running "+marker+" to end", func() bool { return len(pidsWith(marker)) == 0 })
+	testutil.Eventually(t, timeout, "processes running "+marker+" to end", func() bool { return len(pidsWith(marker)) == 0 })
 }
 
 func pidsWith(marker string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, ent := range entries {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(b), marker) && !processGone(pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return pidsWhere(func(cmdline string) bool { return strings.Contains(cmdline, marker) })
 }

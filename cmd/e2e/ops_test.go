@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -93,12 +94,12 @@ func TestMetricsStatsdAndAlertsAfterAKnownSequence(t *testing.T) {
 	if err := os.WriteFile(healthFile, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the unhealthy instance", func() bool {
+	testutil.Eventually(t, 20*time.Second, "the unhealthy instance", func() bool {
 		return e.scrape()[`gracevisor_app_unhealthy_total{app="web"}`] == 1
 	})
 	os.Remove(healthFile) // the replacement becomes ready
 	want := []procs.EventKind{procs.EventReloadOK, procs.EventReloadFailed, procs.EventReloadOK, procs.EventUnhealthy, procs.EventRecovered}
-	waitFor(t, 20*time.Second, "the webhook events", func() bool { return len(hook.kinds()) >= len(want) })
+	testutil.Eventually(t, 20*time.Second, "the webhook events", func() bool { return len(hook.kinds()) >= len(want) })
 
 	m := e.scrape()
 	for name, v := range map[string]float64{
@@ -134,12 +135,12 @@ func TestMetricsStatsdAndAlertsAfterAKnownSequence(t *testing.T) {
 	if got := hook.kinds(); !slices.Equal(got, want) {
 		t.Errorf("webhook events %v, want %v", got, want)
 	}
-	waitFor(t, 10*time.Second, "the command hook's events", func() bool { return len(eventsInFile(t, hookFile)) >= len(want) })
+	testutil.Eventually(t, 10*time.Second, "the command hook's events", func() bool { return len(eventsInFile(t, hookFile)) >= len(want) })
 	if got := kindsBySeq(eventsInFile(t, hookFile)); !slices.Equal(got, want) {
 		t.Errorf("command hook events %v, want %v", got, want)
 	}
 
-	waitFor(t, 10*time.Second, "statsd totals", func() bool {
+	testutil.Eventually(t, 10*time.Second, "statsd totals", func() bool {
 		return statsd.sum("gv.app.web.connections.accepted") == requests && statsd.sum("gv.app.web.reloads.ok") == 3 &&
 			statsd.sum("gv.app.web.reloads.failed") == 1 && statsd.sum("gv.app.web.unhealthy") == 1
 	})
@@ -175,7 +176,7 @@ func TestHangingAlertHookDoesNotBlockReloads(t *testing.T) {
 	if perReload > 5*time.Second {
 		t.Errorf("reloads took %s each with a hanging hook", perReload)
 	}
-	waitFor(t, 10*time.Second, "8 hook commands (the parallel limit)", func() bool { return len(pidsWith("sleep\x00"+marker)) == 8 })
+	testutil.Eventually(t, 10*time.Second, "8 hook commands (the parallel limit)", func() bool { return len(pidsWith("sleep\x00"+marker)) == 8 })
 	d.signal(syscall.SIGTERM)
 	if code := d.waitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d:\n%s", code, d.output)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -71,7 +72,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		go loadClient(ctx, t, &wg, web.addr, stats)
 	}
 	defer func() { cancel(); wg.Wait() }()
-	waitFor(t, 10*time.Second, "load to flow", func() bool { return stats.okCount() >= clients })
+	testutil.Eventually(t, 10*time.Second, "load to flow", func() bool { return stats.okCount() >= clients })
 
 	began := time.Now()
 	var switches []time.Duration
@@ -84,7 +85,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	elapsed := time.Since(began)
 	before := stats.okCount()
-	waitFor(t, 10*time.Second, "requests after the last reload", func() bool { return stats.okCount() >= before+clients })
+	testutil.Eventually(t, 10*time.Second, "requests after the last reload", func() bool { return stats.okCount() >= before+clients })
 	cancel()
 	wg.Wait()
 
@@ -152,7 +153,7 @@ func TestStatusExit3WhenFatal(t *testing.T) {
 	broken.extra = "max_retries: 2"
 	e.writeConfig(web, broken)
 	e.start()
-	waitFor(t, 30*time.Second, "broken to be FATAL", func() bool {
+	testutil.Eventually(t, 30*time.Second, "broken to be FATAL", func() bool {
 		return e.status()["broken"].State == procs.AppFatal
 	})
 	r := e.mustCtl(3, "status")

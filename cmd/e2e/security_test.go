@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 const e2eToken = "e2e-token-6f1c2a9b8d7e4f30a1b2c3d4"
@@ -136,7 +138,7 @@ func TestExposedAPIRefused(t *testing.T) {
 		!strings.Contains(out, `rpc.host "0.0.0.0" is not a loopback address and rpc.token_file is not set`) {
 		t.Fatalf("no reason given:\n%s", out)
 	}
-	if !refused(web.addr) || !refused(e.rpc) {
+	if !testutil.Refused(web.addr) || !testutil.Refused(e.rpc) {
 		t.Fatal("something was started")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"github.com/gracevisor/gracevisor/procs"
 )
 
@@ -79,7 +80,7 @@ func TestUpdate(t *testing.T) {
 	if r := e.mustCtl(0, "update"); strings.TrimSpace(r.stdout) != "removed: c" {
 		t.Fatalf("update output: %q", r.stdout)
 	}
-	waitFor(t, 15*time.Second, "removed app c to stop", func() bool { return processGone(after["c"]) && refused(c.addr) })
+	testutil.Eventually(t, 15*time.Second, "removed app c to stop", func() bool { return !testutil.Alive(after["c"]) && testutil.Refused(c.addr) })
 	if _, ok := e.status()["c"]; ok {
 		t.Fatal("removed app c still in status")
 	}
@@ -119,7 +120,7 @@ func testSIGHUP(t *testing.T, e *env, d *daemon, a, b app) {
 	x := e.newApp("x", "")
 	e.writeConfig(a, b, x)
 	d.signal(syscall.SIGHUP)
-	waitFor(t, 20*time.Second, "SIGHUP to add app x", func() bool {
+	testutil.Eventually(t, 20*time.Second, "SIGHUP to add app x", func() bool {
 		return e.status()["x"].State == procs.AppRunning
 	})
 	pidBehind(t, x.addr)
@@ -127,7 +128,7 @@ func testSIGHUP(t *testing.T, e *env, d *daemon, a, b app) {
 	before := e.pids()
 	e.writeFile("gracevisor.yaml", "bogus: [\n")
 	d.signal(syscall.SIGHUP)
-	waitFor(t, 10*time.Second, "the failed SIGHUP update to be logged", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the failed SIGHUP update to be logged", func() bool {
 		return strings.Contains(d.output.String(), "SIGHUP update failed")
 	})
 	if after := e.pids(); !reflect.DeepEqual(before, after) {
@@ -146,7 +147,7 @@ func underLoad(t *testing.T, addr string, clients int, during func()) int {
 		wg.Add(1)
 		go loadClient(ctx, t, &wg, addr, stats)
 	}
-	waitFor(t, 10*time.Second, "load to flow", func() bool { return stats.okCount() >= clients })
+	testutil.Eventually(t, 10*time.Second, "load to flow", func() bool { return stats.okCount() >= clients })
 	during()
 	cancel()
 	wg.Wait()
