@@ -31,3 +31,14 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		t.Fatalf("timed out after %v waiting for %s", timeout, what)
 	}
 }
+
+// Closed reports whether ch is closed (or has a value ready), without
+// waiting.
+func Closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
