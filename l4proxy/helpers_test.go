@@ -69,7 +69,7 @@ func (s *server) acceptLoop() {
 			return
 		}
 		s.accepted.Add(1)
-		if s.watch != nil && isClosed(s.watch.Drained()) {
+		if s.watch != nil && testutil.Closed(s.watch.Drained()) {
 			s.late.Add(1)
 		}
 		s.mu.Lock()
@@ -223,15 +223,6 @@ func expectClosed(t testing.TB, c net.Conn, d time.Duration) time.Duration {
 		t.Fatalf("got data, want close")
 	}
 	return time.Since(start)
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 // waitDrained waits for b's drained gate.

@@ -173,7 +173,7 @@ func TestSwitch(t *testing.T) {
 	if err := roundTrip(c1, "old conn still works"); err != nil {
 		t.Fatalf("old conn after switch: %v", err)
 	}
-	if isClosed(a.Drained()) {
+	if testutil.Closed(a.Drained()) {
 		t.Fatal("A drained while it still has a connection")
 	}
 	c1.Close()
@@ -200,7 +200,7 @@ func TestRetireIdleBackend(t *testing.T) {
 	a := NewBackend("127.0.0.1:1")
 	p.Switch(a)
 	p.Switch(NewBackend("127.0.0.1:2"))
-	if !isClosed(a.Drained()) || a.Conns() != 0 {
+	if !testutil.Closed(a.Drained()) || a.Conns() != 0 {
 		t.Fatal("idle backend not drained at once after Switch")
 	}
 	if a.acquire() {
