@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -136,14 +137,7 @@ func (p *proc) exitCode(t *testing.T) int {
 }
 
 // running reports whether the process has not exited yet.
-func (p *proc) running() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
+func (p *proc) running() bool { return !testutil.Closed(p.exited) }
 
 // output collects one stream of a process, line by line.
 type output struct {
