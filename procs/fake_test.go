@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // fakeSystem is a scripted OS for lifecycle tests: no process is forked
@@ -133,14 +134,7 @@ func (p *fakeProc) exit(err error) {
 	p.once.Do(func() { p.err = err; close(p.done) })
 }
 
-func (p *fakeProc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *fakeProc) exited() bool { return testutil.Closed(p.done) }
 
 func (p *fakeProc) gotSignal(sig syscall.Signal) bool {
 	p.mu.Lock()
