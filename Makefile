@@ -33,11 +33,13 @@ bench: build
 	@if [ -x scripts/bench/run.sh ]; then scripts/bench/run.sh; \
 	else $(GO) test -run '^$$' -bench . -benchtime 2s ./l4proxy/; fi
 
-## lint: gofmt and go vet must be clean
+## lint: gofmt and go vet must be clean, here and for darwin and freebsd
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files -o --exclude-standard '*.go' 2>/dev/null)); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	GOOS=darwin $(GO) vet $(PKGS)
+	GOOS=freebsd $(GO) vet $(PKGS)
 
 ## fuzz: run the config loader fuzzer for a while (the seed corpus runs in `make test`)
 fuzz:

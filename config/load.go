@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -66,30 +68,44 @@ func (l *loader) abs(path string) string {
 // nothing to go on (missing file, bad YAML); other problems are recorded
 // and decoding goes on, so that one run reports them all.
 func (l *loader) mainFile(file string) (c rawConfig, ok bool) {
+	doc, ok := l.mainDoc(file)
+	switch {
+	case !ok:
+		return c, false
+	case doc == nil:
+		return rawConfig{pos: pos{File: file, Line: 1}}, true
+	}
+	return newDecoder(file, &l.probs).config(doc), true
+}
+
+// mainDoc reads and parses gracevisor.yaml into its one document; doc is
+// nil for an empty file. ok is false when there is nothing to go on
+// (missing file, bad YAML).
+func (l *loader) mainDoc(file string) (doc *yaml.Node, ok bool) {
 	l.probs.file(file)
 	at := pos{File: file}
 	data, err := readFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		l.probs.addErr(at, err, "config file not found (gracevisord --conf DIR reads DIR/%s)", FileName)
-		return c, false
+		return nil, false
 	}
 	if err != nil {
 		l.probs.addErr(at, err, "cannot read config file: %s", reason(err))
-		return c, false
+		return nil, false
 	}
 	docs, err := parseDocs(data)
 	var se *syntaxError
 	if errors.As(err, &se) {
 		l.probs.add(pos{File: file, Line: se.Line}, "%s", se.Msg)
-		return c, false
+		return nil, false
 	}
 	if len(docs) == 0 {
-		return rawConfig{pos: pos{File: file, Line: 1}}, true
+		return nil, true
 	}
 	if len(docs) > 1 {
 		l.probs.add(pos{File: file, Line: docs[1].Line}, "a second YAML document starts here; %s is one document", FileName)
 	}
-	return newDecoder(file, &l.probs).config(docs[0]), true
+	return docs[0], true
 }
 
 // reason is err without the path that os errors repeat.

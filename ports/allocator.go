@@ -13,11 +13,12 @@ var ErrExhausted = errors.New("ports: no free port in range")
 // Allocator hands out ports from [from, to). It is safe for concurrent use;
 // it must not be copied after first use. The zero value is an empty range.
 type Allocator struct {
-	from, to int
+	mu sync.Mutex // guards every field below
 
-	mu sync.Mutex
+	from, to int
 	// state holds every port that is handed out (held) or being probed by
-	// some Acquire (reserved). A port absent from the map is available.
+	// some Acquire (reserved), whatever range it came from. A port absent
+	// from the map is available.
 	state map[int]portState
 	// next is where the next round-robin scan starts.
 	next int
@@ -37,8 +38,28 @@ func New(from, to int) *Allocator {
 	return &Allocator{from: from, to: to, next: from, state: make(map[int]portState)}
 }
 
-// size is the number of ports in the range.
-func (a *Allocator) size() int { return max(a.to-a.from, 0) }
+// SetRange makes [from, to) the range of later Acquires. Ports held (or
+// being probed) stay off-limits until released, also where the new range
+// overlaps the old one: an instance that has not bound its port yet would
+// pass a bind probe. Releasing a port of an old range just forgets it.
+func (a *Allocator) SetRange(from, to int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.from, a.to = from, to
+	if a.next < from || a.next >= to {
+		a.next = from
+	}
+}
+
+// sizeLocked is the number of ports in the range; a.mu must be held.
+func (a *Allocator) sizeLocked() int { return max(a.to-a.from, 0) }
+
+// size is sizeLocked for callers without the lock.
+func (a *Allocator) size() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sizeLocked()
+}
 
 // Acquire returns a port that this Allocator does not hold and that is free
 // on host (every address host resolves to can be bound). The port stays held
@@ -54,7 +75,8 @@ func (a *Allocator) Acquire(host string) (int, error) {
 		return 0, err
 	}
 	// Each candidate is tried once at most, so a range full of busy ports
-	// ends in ErrExhausted instead of spinning.
+	// ends in ErrExhausted instead of spinning. (A SetRange meanwhile makes
+	// the count approximate, which only ends the scan early or late.)
 	for range a.size() {
 		port, ok := a.reserveNext()
 		if !ok {
@@ -79,10 +101,13 @@ func (a *Allocator) Acquire(host string) (int, error) {
 func (a *Allocator) reserveNext() (port int, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for range a.size() {
+	if a.state == nil { // the zero value
+		a.state = make(map[int]portState)
+	}
+	for range a.sizeLocked() {
 		p := a.next
 		a.next++
-		if a.next >= a.to {
+		if a.next >= a.to || a.next < a.from {
 			a.next = a.from
 		}
 		if _, taken := a.state[p]; !taken {

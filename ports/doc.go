@@ -13,6 +13,11 @@
 // released may still be held by its old process, which is shutting down, or
 // sit in TIME_WAIT; moving on lets it cool down before it is used again.
 //
+// SetRange changes the range of later Acquires (a new port_range). Ports
+// held under the old range stay held, and off-limits where the ranges
+// overlap, until they are released: an instance that has not bound its port
+// yet would pass the bind probe.
+//
 // A probe cannot reserve the port for the app: between the probe and the
 // app's own bind, another program may take it. The supervisor treats that as
 // an ordinary failed start (the app exits or never becomes ready) and retries

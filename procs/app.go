@@ -22,17 +22,14 @@ var ErrStopped = errors.New("app was stopped")
 var errAppGone = errors.New("app was removed")
 
 // An app is one supervised application. All of its state below the line is
-// owned by one goroutine, appLoop. Callers and helper goroutines never touch
-// it: they send functions for appLoop to run (request for callers that wait
-// for an outcome, post for helpers reporting an event).
+// owned by one goroutine, appLoop; callers and helper goroutines send it
+// messages (see messages.go) and read its snapshot (view).
 type app struct {
 	name     string
 	d        *deps
-	timing   timing
-	ports    *portPool // the supervisor's
 	logger   *slog.Logger
-	inbox    chan func()
-	dead     chan struct{}  // closed when appLoop stops taking functions
+	inbox    chan message
+	dead     chan struct{}  // closed when appLoop stops taking messages
 	finished chan struct{}  // closed when appLoop and every helper have returned
 	wg       sync.WaitGroup // helper goroutines
 	// abort is canceled when a shutdown's deadline passes: drains end and
@@ -47,17 +44,15 @@ type app struct {
 	// ---- owned by appLoop ----
 	cfg         config.App // config for the next instance
 	front       *front
-	want        bool                           // the operator wants it running (false: STOPPED)
-	serving     *member                        // where new connections go, or nil
-	attempt     *attempt                       // a new instance being started (or waiting to retry), or nil
-	retired     map[*instance]*l4proxy.Backend // draining, stopping or discarded instances
-	queued      []waiter                       // reloads asked for while an attempt was in flight
+	want        bool               // the operator wants it running (false: STOPPED)
+	serving     *member            // where new connections go, or nil
+	attempt     *attempt           // a new instance being started (or waiting to retry), or nil
+	retired     map[*instance]bool // draining, stopping or discarded instances
+	queued      []waiter           // reloads asked for while an attempt was in flight
 	stopWaiters []chan struct{}
-	failures    int // consecutive failed starts (and short runs)
-	adopted     int // instances that ever became serving
-	retryTimer  *time.Timer
-	retryC      <-chan time.Time
-	terminating bool
+	failures    int        // consecutive failed starts (and short runs)
+	adopted     int        // instances that ever became serving
+	retry       retryTimer // the wait before the attempt's next try
 	state       AppState
 	since       time.Time
 	lastErr     string
@@ -65,8 +60,8 @@ type app struct {
 	pending     []Event       // emitted, handed to the hook by refresh
 	outbox      []sentOutcome // replies, sent by refresh once the status shows their effect
 	counters    counters
+	traffic     traffic
 
-	traffic traffic // safe for concurrent use
 	// view is the status as of the loop's last step, so Status never waits
 	// for a loop busy in a slow step (resolving a host, forking).
 	view atomic.Pointer[statusView]
@@ -74,16 +69,16 @@ type app struct {
 
 // statusView is a status snapshot plus what its live fields are read from.
 type statusView struct {
-	st        AppStatus
-	instances []*instance
-	backends  []*l4proxy.Backend // per instance; nil for none
-	metrics   AppMetrics         // the loop-owned counters
+	st       AppStatus
+	backends []*l4proxy.Backend // per instance; nil for none
+	metrics  AppMetrics         // the loop-owned counters
+	traffic  traffic            // the fronts whose live counters are added
+	queued   int                // reloads waiting for the attempt in flight
 }
 
 // member is the serving instance.
 type member struct {
 	in           *instance
-	backend      *l4proxy.Backend
 	servingSince time.Time
 	stopHealth   context.CancelFunc
 	unhealthy    bool // failed its health checks; a replacement is being started
@@ -98,7 +93,6 @@ type attempt struct {
 	begun   time.Time
 	waiters []waiter
 	in      *instance
-	backend *l4proxy.Backend
 	cancel  context.CancelFunc // ends the readiness wait
 	front   *front             // a new front for a changed address or proxy options
 }
@@ -124,21 +118,23 @@ type sentOutcome struct {
 // send answers a caller once this loop step is done (see refresh), so a
 // caller that then asks for the status sees what it was told.
 func (a *app) send(to chan<- outcome, o outcome) {
+	if to == nil {
+		return
+	}
 	a.outbox = append(a.outbox, sentOutcome{to, o})
 }
 
 func newApp(s *Supervisor, cfg config.App, f *front) *app {
 	abort, abortNow := context.WithCancel(context.Background())
 	a := &app{
-		name: cfg.Name, d: s.d, timing: s.timing, ports: s.ports,
-		logger: s.logger.With("app", cfg.Name),
-		inbox:  make(chan func()), dead: make(chan struct{}), finished: make(chan struct{}),
+		name: cfg.Name, d: s.d, logger: s.logger.With("app", cfg.Name),
+		inbox: make(chan message), dead: make(chan struct{}), finished: make(chan struct{}),
 		abort: abort, abortNow: abortNow, hurry: make(chan struct{}),
-		cfg: cfg, front: f, retired: make(map[*instance]*l4proxy.Backend),
+		cfg: cfg, front: f, retired: make(map[*instance]bool),
 		state: AppStopped, since: time.Now(),
 		counters: counters{reloadSeconds: newHistogram(ReloadBuckets)},
+		traffic:  traffic{open: []*front{f}},
 	}
-	a.traffic.add(f)
 	a.view.Store(a.snapshot())
 	return a
 }
@@ -150,15 +146,15 @@ func (a *app) run() {
 	go appLoop(a)
 }
 
-// appLoop runs every function sent to the app, one at a time, until the
+// appLoop handles every message sent to the app, one at a time, until the
 // app is terminated and has no instance left; then it waits for helpers.
 func appLoop(a *app) {
-	for !(a.terminating && a.idle()) {
+	for !(a.terminating() && a.idle()) {
 		select {
-		case fn := <-a.inbox:
-			fn()
-		case <-a.retryC:
-			a.retryC = nil
+		case m := <-a.inbox:
+			a.handle(m)
+		case <-a.retry.c():
+			a.retry.t = nil
 			a.launch()
 		}
 		a.refresh()
@@ -182,33 +178,6 @@ const lastFrontGrace = time.Second
 // closedChan is a channel that is always closed.
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// post hands fn to the loop; it is dropped if the loop has ended.
-func (a *app) post(fn func()) {
-	select {
-	case a.inbox <- fn:
-	case <-a.dead:
-	}
-}
-
-// request runs fn on the loop and waits for the outcome it sends. If ctx
-// ends first the caller stops waiting; the operation itself goes on.
-func (a *app) request(ctx context.Context, fn func(reply chan<- outcome)) (outcome, error) {
-	reply := make(chan outcome, 1)
-	select {
-	case a.inbox <- func() { fn(reply) }:
-	case <-a.dead:
-		return outcome{}, errAppGone
-	case <-ctx.Done():
-		return outcome{}, ctx.Err()
-	}
-	select {
-	case o := <-reply:
-		return o, nil
-	case <-ctx.Done():
-		return outcome{}, ctx.Err()
-	}
-}
-
 // status is the loop's last snapshot with live instance states and
 // connection counts. Safe to call from any goroutine.
 func (a *app) status() (AppStatus, error) {
@@ -220,15 +189,22 @@ func (a *app) status() (AppStatus, error) {
 	v := a.view.Load()
 	st := v.st
 	st.Instances = slices.Clone(v.st.Instances)
-	for i, in := range v.instances {
-		if s := in.getState(); s == InstStopping || s == InstExited { // set outside the loop
-			st.Instances[i].State = s
-		}
-		if b := v.backends[i]; b != nil {
+	for i, b := range v.backends {
+		if b != nil {
 			st.Instances[i].Connections = b.Conns()
 		}
 	}
 	return st, nil
+}
+
+// terminating reports whether the app was terminated (see doTerminate).
+func (a *app) terminating() bool {
+	select {
+	case <-a.hurry:
+		return true
+	default:
+		return false
+	}
 }
 
 func (a *app) idle() bool {
@@ -278,28 +254,26 @@ func (a *app) snapshot() *statusView {
 	v := &statusView{st: AppStatus{
 		Name: a.name, State: a.state, External: a.front.addr(), Restarts: max(a.adopted-1, 0),
 		Since: a.since, LastError: a.lastErr, Instances: []InstanceStatus{},
-	}}
-	add := func(in *instance, b *l4proxy.Backend) {
-		is := InstanceStatus{PID: in.pid, Port: in.port, State: in.getState(), StartedAt: in.startedAt}
-		if b != nil {
-			is.Connections = b.Conns()
+	}, metrics: a.counters.snapshot(), traffic: a.traffic.clone(), queued: len(a.queued)}
+	add := func(in *instance) {
+		is := InstanceStatus{PID: in.pid, Port: in.port, State: in.state, StartedAt: in.startedAt}
+		if in.backend != nil {
+			is.Connections = in.backend.Conns()
 		}
 		v.st.Instances = append(v.st.Instances, is)
-		v.instances = append(v.instances, in)
-		v.backends = append(v.backends, b)
+		v.backends = append(v.backends, in.backend)
 	}
-	v.metrics = a.metricsSnapshot()
 	if a.serving != nil {
-		add(a.serving.in, a.serving.backend)
+		add(a.serving.in)
 	}
 	if a.attempt != nil && a.attempt.in != nil {
-		add(a.attempt.in, a.attempt.backend)
+		add(a.attempt.in)
 	}
 	retired := slices.SortedFunc(maps.Keys(a.retired), func(x, y *instance) int {
 		return x.startedAt.Compare(y.startedAt)
 	})
 	for _, in := range retired {
-		add(in, a.retired[in])
+		add(in)
 	}
 	return v
 }

@@ -10,12 +10,15 @@ type timing struct {
 	// stableAfter is how long an instance must have served for its crash
 	// not to count as a failed start (the failure counter is reset).
 	stableAfter time.Duration
+	// readyPoll is how often a starting instance is probed.
+	readyPoll time.Duration
 }
 
 var defaultTiming = timing{
 	backoffBase: 250 * time.Millisecond,
 	backoffMax:  30 * time.Second,
 	stableAfter: 10 * time.Second,
+	readyPoll:   readyPollInterval,
 }
 
 // backoff is the wait before the next start after n consecutive failures

@@ -17,7 +17,7 @@ const portPlaceholder = "{port}"
 // buildCommand prepares (but does not start) the process of one instance of
 // app listening on port: argv split with shell quoting rules but no shell,
 // environment merged over gracevisord's own, working directory, process
-// group, Pdeathsig and user.
+// group, Pdeathsig (where the platform has it) and user.
 func buildCommand(app *config.App, port int) (*exec.Cmd, error) {
 	p := strconv.Itoa(port)
 	argv, err := splitCommand(strings.ReplaceAll(app.Command, portPlaceholder, p))
@@ -26,7 +26,8 @@ func buildCommand(app *config.App, port int) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = app.Directory
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setDeathSignal(cmd.SysProcAttr)
 
 	env := os.Environ()
 	if app.User != "" {

@@ -12,20 +12,38 @@
 // process group). So an app has at most one serving instance, at most one
 // starting instance, and any number of retiring ones.
 //
+// Each ready instance has one l4proxy.Backend. When an update changes the
+// address, the app gets a new front; the old one stops accepting, and the
+// clients it accepted but has not routed yet go to the new instance through
+// that same Backend, so the new instance's later drain counts them too.
+//
 // # Ownership
 //
-// Each app's state is owned by one goroutine, appLoop (tableflip style).
-// Callers and helper goroutines never touch it: they send it functions to
-// run (requests carry a reply channel). Helpers are named goroutines that
-// each wait for one thing and post the result back: watchReady (readiness
-// of a starting instance), watchExit (an instance's exit), watchHealth
-// (health checks of the serving instance), drainAndStop (retiring an
-// instance), serveFront and closeFront (a listener). The loop tracks them in
-// a WaitGroup and ends only after they have.
+// One owner per state. Each app's state — its instances, their states
+// (STARTING, SERVING, DRAINING, STOPPING, EXITED), its attempt, counters,
+// fronts and config — is owned by one goroutine, appLoop (tableflip's run
+// loop). Nothing else writes it. Callers send it typed requests with a
+// reply channel (startReq, reloadReq, updateReq, stopReq, terminateReq);
+// helper goroutines report facts as typed messages (exited, ready,
+// probeFailed, stopping, frontClosed) and the loop records them (see
+// messages.go). No function is ever sent to the loop. Helpers are named
+// goroutines that each wait for one thing: watchReady, watchExit,
+// watchHealth, drainAndStop, serveFront, retireFront; the
+// loop tracks them in a WaitGroup and ends only after they have. An
+// instance's process is reaped by waitInstance, which closes the
+// instance's exited channel; that and exitErr are the only instance fields
+// written outside the loop, once.
 //
 // After every step the loop stores a status snapshot (app.view) and only
-// then sends the replies of that step, so Status never waits for a busy
-// loop and a caller that was answered sees the effect in Status.
+// then sends the replies of that step, so Status and Metrics never wait
+// for a busy loop and a caller that was answered sees the effect in Status.
+//
+// Config has one owner too. The daemon keeps its *config.Config; the
+// Supervisor takes the apps and port_range from it at New and Update (it
+// keeps the apps' configs, to start them and to compare the next Update
+// with, never the daemon's Config), the port range goes to the
+// ports.Allocator, and each app's loop receives its config.App when it is
+// created or updated. An instance keeps the config it was started with.
 //
 // Stop drains the serving instance before its stop_signal; terminate
 // (shutdown, or removal by an update) does not: nothing takes over its
@@ -34,6 +52,13 @@
 //
 // The Supervisor holds the apps by name under a mutex; Start, Update and
 // Shutdown are serialized, everything else runs concurrently.
+//
+// # The OS seam
+//
+// Starting a process, signalling its group, waiting for its exit, and
+// probing it for readiness and health go through a system and its
+// processes (system.go), tableflip's env. realSystem is the default; the
+// lifecycle tests script a fake one and run in milliseconds.
 //
 // # States
 //
@@ -47,12 +72,18 @@
 // in its own process group, with Pdeathsig SIGKILL. Children are forked from
 // one dedicated, locked OS thread (see spawner), because Pdeathsig fires
 // when the forking thread exits. When an instance's main process exits, the
-// rest of its process group is SIGKILLed before it is reaped, so nothing it
-// spawned survives it. stdout and stderr go through per-stream line buffers
-// into lumberjack files shared per path, so lines never interleave. Each
+// rest of its process group is SIGKILLed before it is reaped (waitid with
+// WNOWAIT), so nothing it spawned survives it. Pdeathsig, the spawner and
+// WNOWAIT are Linux only (system_linux.go); elsewhere children are started
+// from any thread, the group is killed just after the reap, and nothing
+// kills children if the daemon dies: PlatformLimits says so, for the
+// daemon to log at start.
+//
+// stdout and stderr go through per-stream line buffers into lumberjack
+// files shared per path, so lines never interleave. Each
 // file has a bounded queue written by its own goroutine, so a hung disk
 // blocks neither the app nor its stop (see logFile).
 //
-// Internal ports come from a portPool, which keeps ports held by instances
-// of an older port_range off-limits after the range changes.
+// Internal ports come from a ports.Allocator, which keeps ports held by
+// instances of an older port_range off-limits after the range changes.
 package procs

@@ -18,6 +18,7 @@ import (
 const frontCloseGrace = 5 * time.Second
 
 // A front is an app's external side: its listener and the proxy serving it.
+// The proxy is made first and binds the listener itself (see openFront).
 // A changed address gets a new front; a changed connect_timeout,
 // max_connections or client_write_timeout is set on the running proxy
 // (l4proxy.Proxy.SetLimits).
@@ -64,30 +65,23 @@ func (f *front) setLimits(cfg *config.App) {
 	}
 }
 
-// listen binds cfg's external address.
-func listen(cfg *config.App) (net.Listener, error) {
-	// l4proxy's listener carries the proxy's client keepalive on the listening
-	// socket, which accepted connections inherit: Go's net.Listen would set it
-	// again with four setsockopt calls per accepted connection. The throwaway
-	// Proxy has the KeepAlive of newFront's proxies (the default).
-	ln, err := (&l4proxy.Proxy{}).Listen(context.Background(), cfg.ExternalAddr())
-	if err != nil {
-		return nil, fmt.Errorf("listen %s on %s: %w", cfg.Name, cfg.ExternalAddr(), err)
-	}
-	return ln, nil
-}
-
-// newFront makes a front for cfg on ln that is not serving yet; its
-// proxy starts with no backend, so early clients wait up to connect_timeout.
-func newFront(cfg *config.App, ln net.Listener, logger *slog.Logger) *front {
+// openFront makes a front for cfg and binds its address with the front's
+// own proxy (l4proxy's listener carries the proxy's client keepalive on the
+// listening socket, which accepted connections inherit). It is not serving
+// yet; its proxy has no backend, so early clients wait up to connect_timeout.
+func openFront(cfg *config.App, logger *slog.Logger) (*front, error) {
 	f := &front{
 		key:    keyOf(cfg),
-		ln:     ln,
 		proxy:  &l4proxy.Proxy{Logger: logger.With("app", cfg.Name)},
 		served: make(chan struct{}),
 	}
 	f.proxy.SetLimits(f.key.limits)
-	return f
+	ln, err := f.proxy.Listen(context.Background(), cfg.ExternalAddr())
+	if err != nil {
+		return nil, fmt.Errorf("listen %s on %s: %w", cfg.Name, cfg.ExternalAddr(), err)
+	}
+	f.ln = ln
+	return f, nil
 }
 
 // addr is the bound address (the real port when the config said 0).

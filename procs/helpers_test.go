@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/ports"
 )
 
 // testBinary is the running test binary, which doubles as the app.
@@ -58,11 +59,11 @@ func testApp(t *testing.T, name, mode string, env ...string) config.App {
 	}
 }
 
-// testDeps returns deps whose spawner is closed at cleanup.
+// testDeps returns deps with the real system, closed at cleanup.
 func testDeps(t *testing.T) *deps {
 	t.Helper()
-	d := &deps{spawner: newSpawner(), logs: newLogFiles(testLogger(t)), logger: testLogger(t)}
-	t.Cleanup(d.spawner.close)
+	d := &deps{sys: newRealSystem(), logs: newLogFiles(testLogger(t)), logger: testLogger(t), timing: testTiming}
+	t.Cleanup(d.sys.close)
 	return d
 }
 
@@ -78,7 +79,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // testPorts is a range above the ephemeral ports of most test machines.
-func testPorts() *portPool { return newPortPool(21000, 23000) }
+func testPorts() *ports.Allocator { return ports.New(21000, 23000) }
 
 // eventually polls cond every 10 ms until it holds or d passes.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {

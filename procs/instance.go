@@ -3,15 +3,14 @@ package procs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"os/exec"
-	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/l4proxy"
+	"github.com/gracevisor/gracevisor/ports"
 )
 
 var (
@@ -25,80 +24,71 @@ var (
 // (held by a process that left its group) before they are closed.
 const pipeWaitDelay = 2 * time.Second
 
-// deps are what every instance needs from its supervisor.
+// deps are what every app and instance needs from its supervisor.
 type deps struct {
-	spawner *spawner
-	logs    *logFiles
-	logger  *slog.Logger
-	events  eventHook // see Supervisor.SetEventHook
+	sys    system // the OS; set by Start unless a test set it
+	ports  *ports.Allocator
+	logs   *logFiles
+	logger *slog.Logger
+	timing timing
+	events eventHook // see Supervisor.SetEventHook
 }
 
 // An instance is one process of an app, listening on its own internal port.
-// Its fields are set before startInstance returns and read-only afterwards,
-// except state (guarded by mu) and exitErr (written before exited closes).
+// The fields above the line are set before startInstance returns and are
+// read-only afterwards; exitErr is written by waitInstance before exited
+// closes. The fields below the line are owned by the app's loop.
 type instance struct {
 	cfg       config.App // the config it was started with
 	port      int
 	pid       int
 	startedAt time.Time
+	proc      process
+	stdout    *lineWriter
+	stderr    *lineWriter
+	ports     *ports.Allocator
+	logFiles  *logFiles
+	exited    chan struct{} // closed when reaped, group killed, logs flushed, port released
+	exitErr   error         // the process's exit; read only after exited is closed
 
-	cmd      *exec.Cmd
-	stdout   *lineWriter
-	stderr   *lineWriter
-	ports    *portPool
-	logFiles *logFiles
-
-	mu    sync.Mutex
+	// ---- owned by the app's loop ----
 	state InstanceState
-	gone  bool // the process has exited; its pid must not be signalled again
-
-	exited  chan struct{} // closed when reaped, group killed, logs flushed, port released
-	exitErr error         // cmd.Wait's result; read only after exited is closed
+	// backend is where the proxies send the instance's clients, made when
+	// it is ready (nil before): one per instance, even when an address
+	// change makes two fronts use it.
+	backend *l4proxy.Backend
 }
 
 // startInstance acquires a port and starts cfg's command on it. The
-// instance is STARTING; a goroutine reaps it when it exits.
-func startInstance(d *deps, pool *portPool, cfg *config.App) (*instance, error) {
-	port, err := pool.acquire(cfg.InternalHost)
+// instance is STARTING; waitInstance reaps it when it exits.
+func startInstance(d *deps, pool *ports.Allocator, cfg *config.App) (*instance, error) {
+	port, err := pool.Acquire(cfg.InternalHost)
 	if err != nil {
-		return nil, err
-	}
-	cmd, err := buildCommand(cfg, port)
-	if err != nil {
-		pool.release(port)
-		return nil, err
+		return nil, fmt.Errorf("acquire port: %w", err)
 	}
 	in := &instance{
-		cfg: *cfg, port: port, cmd: cmd, ports: pool, logFiles: d.logs,
+		cfg: *cfg, port: port, ports: pool, logFiles: d.logs,
 		state:  InstStarting,
 		exited: make(chan struct{}),
 		stdout: &lineWriter{file: d.logs.open(cfg.Stdout)},
 		stderr: &lineWriter{file: d.logs.open(cfg.Stderr)},
 	}
-	cmd.Stdout, cmd.Stderr = in.stdout, in.stderr
-	cmd.WaitDelay = pipeWaitDelay
-	if err := d.spawner.start(cmd); err != nil {
+	in.proc, err = d.sys.start(cfg, port, in.stdout, in.stderr)
+	if err != nil {
 		in.releaseResources()
 		return nil, err
 	}
-	in.pid = cmd.Process.Pid
+	in.pid = in.proc.pid()
 	in.startedAt = time.Now()
 	go waitInstance(in)
 	return in, nil
 }
 
-// waitInstance waits for the process to exit, kills whatever is left of its
-// process group (so nothing it spawned outlives it), then reaps it. The exit
-// is observed with WNOWAIT first: until the reap, the zombie keeps its pid
-// (and so the group id) from being reused, which makes the group kill safe.
+// waitInstance waits until the process has exited and its group is killed
+// and reaped (see process.wait), writes its last log lines, releases its
+// port, and then closes exited.
 func waitInstance(in *instance) {
-	waitExitNoReap(in.pid)
-	in.mu.Lock()
-	in.gone = true
-	_ = syscall.Kill(-in.pid, syscall.SIGKILL)
-	in.mu.Unlock()
-
-	err := in.cmd.Wait()
+	err := in.proc.wait()
 	in.stdout.flush()
 	in.stderr.flush()
 	// Its last lines are in the files when the exit is reported, unless
@@ -107,51 +97,26 @@ func waitInstance(in *instance) {
 	in.stdout.waitWritten(deadline)
 	in.stderr.waitWritten(deadline)
 	in.releaseResources()
-
-	in.mu.Lock()
 	in.exitErr = err
-	in.state = InstExited
-	in.mu.Unlock()
 	close(in.exited)
-}
-
-// waitExitNoReap blocks until pid has exited without reaping it.
-func waitExitNoReap(pid int) {
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return
-		}
-	}
 }
 
 func (in *instance) releaseResources() {
 	in.logFiles.release(in.stdout.file)
 	in.logFiles.release(in.stderr.file)
-	in.ports.release(in.port)
-}
-
-// signal sends sig to the instance's process group unless it has exited.
-func (in *instance) signal(sig syscall.Signal) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if !in.gone {
-		_ = syscall.Kill(-in.pid, sig)
-	}
+	in.ports.Release(in.port)
 }
 
 // kill SIGKILLs the group and waits until the instance has exited.
 func (in *instance) kill() {
-	in.signal(syscall.SIGKILL)
+	in.proc.signal(syscall.SIGKILL)
 	<-in.exited
 }
 
 // stop sends the stop signal to the group and waits for the exit; after
 // timeout (0 = no limit) or when ctx ends, it SIGKILLs the group.
 func (in *instance) stop(ctx context.Context, sig syscall.Signal, timeout time.Duration) {
-	in.setState(InstStopping)
-	in.signal(sig)
+	in.proc.signal(sig)
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -167,19 +132,14 @@ func (in *instance) stop(ctx context.Context, sig syscall.Signal, timeout time.D
 	in.kill()
 }
 
-// setState records a new state unless the instance has already exited.
-func (in *instance) setState(s InstanceState) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.state != InstExited {
-		in.state = s
+// hasExited reports whether the process has exited (exitErr is then set).
+func (in *instance) hasExited() bool {
+	select {
+	case <-in.exited:
+		return true
+	default:
+		return false
 	}
-}
-
-func (in *instance) getState() InstanceState {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.state
 }
 
 // exitError describes how the instance ended; call only after exited closed.

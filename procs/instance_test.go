@@ -17,7 +17,7 @@ import (
 )
 
 // startTestInstance starts app's instance and makes sure it is gone at cleanup.
-func startTestInstance(t *testing.T, d *deps, pool *portPool, app *config.App) *instance {
+func startTestInstance(t *testing.T, d *deps, pool *ports.Allocator, app *config.App) *instance {
 	t.Helper()
 	in, err := startInstance(d, pool, app)
 	if err != nil {
@@ -30,7 +30,7 @@ func startTestInstance(t *testing.T, d *deps, pool *portPool, app *config.App) *
 func waitTestReady(t *testing.T, in *instance) {
 	t.Helper()
 	p := newProber(in.cfg.InternalHost, in.port, in.cfg.Healthcheck, time.Second)
-	if _, err := p.waitReady(context.Background(), in.exited, 10*time.Second); err != nil {
+	if _, err := waitReady(context.Background(), p.probeAddr, in.exited, 10*time.Second, readyPollInterval); err != nil {
 		t.Fatalf("ready: %v", err)
 	}
 }
@@ -61,10 +61,10 @@ func TestInstanceLifecycle(t *testing.T) {
 	}
 
 	in.stop(context.Background(), syscall.SIGTERM, 5*time.Second)
-	if in.getState() != InstExited || in.exitErr != nil {
-		t.Fatalf("after stop: state %s, exit %v", in.getState(), in.exitErr)
+	if !in.hasExited() || in.exitErr != nil {
+		t.Fatalf("after stop: exited %v, exit %v", in.hasExited(), in.exitErr)
 	}
-	if alloc.held() != 0 {
+	if alloc.Held() != 0 {
 		t.Errorf("port still held after exit")
 	}
 	out := readFile(t, app.Stdout.Path)
@@ -81,7 +81,7 @@ func TestInstanceCrashAtStart(t *testing.T) {
 	app := testApp(t, "crash", modeCrash)
 	in := startTestInstance(t, d, alloc, &app)
 	p := newProber(app.InternalHost, in.port, app.Healthcheck, time.Second)
-	_, err := p.waitReady(context.Background(), in.exited, 10*time.Second)
+	_, err := waitReady(context.Background(), p.probeAddr, in.exited, 10*time.Second, readyPollInterval)
 	if !errors.Is(err, errExitedEarly) {
 		t.Fatalf("waitReady = %v, want errExitedEarly", err)
 	}
@@ -100,7 +100,7 @@ func TestInstanceStartTimeout(t *testing.T) {
 	in := startTestInstance(t, d, alloc, &app)
 	p := newProber(app.InternalHost, in.port, "", time.Second)
 	begin := time.Now()
-	_, err := p.waitReady(context.Background(), in.exited, 300*time.Millisecond)
+	_, err := waitReady(context.Background(), p.probeAddr, in.exited, 300*time.Millisecond, readyPollInterval)
 	if !errors.Is(err, errStartTimeout) {
 		t.Fatalf("waitReady = %v, want errStartTimeout", err)
 	}
@@ -297,7 +297,7 @@ func TestStartFailures(t *testing.T) {
 		t.Errorf("missing binary: %v", err)
 	}
 	app = testApp(t, "full", modeHTTP)
-	if _, err := startInstance(d, newPortPool(1, 1), &app); !errors.Is(err, ports.ErrExhausted) {
+	if _, err := startInstance(d, ports.New(1, 1), &app); !errors.Is(err, ports.ErrExhausted) {
 		t.Errorf("empty port range: %v", err)
 	}
 	app.User = "no-such-user-here"

@@ -2,8 +2,6 @@ package procs
 
 import (
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"github.com/gracevisor/gracevisor/l4proxy"
 )
@@ -63,13 +61,12 @@ func (h Histogram) clone() Histogram {
 	return h
 }
 
-// counters are an app's event counts, owned by appLoop except
-// healthFailures, which the health checker adds to.
+// counters are an app's event counts, owned by appLoop.
 type counters struct {
 	crashes, restarts, unhealthy uint64
 	reloadsOK, reloadsFailed     uint64
+	healthFailures               uint64
 	reloadSeconds                Histogram
-	healthFailures               atomic.Uint64
 }
 
 // Metrics returns a snapshot of the named apps, or of all, in config order.
@@ -94,52 +91,42 @@ func (s *Supervisor) Metrics(names ...string) ([]AppMetrics, error) {
 }
 
 // metrics is the app's counters as of the loop's last step (see app.view)
-// with live status and traffic. Safe to call from any goroutine.
+// with live connection counts and traffic. Safe to call from any goroutine.
 func (a *app) metrics() (AppMetrics, error) {
 	st, err := a.status()
 	if err != nil {
 		return AppMetrics{}, err
 	}
-	m := a.view.Load().metrics
+	v := a.view.Load()
+	m := v.metrics
 	m.Status = st
-	m.Traffic = a.traffic.total()
-	m.HealthcheckFailures = a.counters.healthFailures.Load()
+	m.Traffic = v.traffic.total()
 	return m, nil
 }
 
-// metricsSnapshot is the loop-owned counters; it runs on appLoop.
-func (a *app) metricsSnapshot() AppMetrics {
-	c := &a.counters
+// snapshot is the counters as metrics; it runs on appLoop.
+func (c *counters) snapshot() AppMetrics {
 	return AppMetrics{
 		Crashes:             c.crashes,
 		Restarts:            c.restarts,
 		ReloadsOK:           c.reloadsOK,
 		ReloadsFailed:       c.reloadsFailed,
 		ReloadSeconds:       c.reloadSeconds.clone(),
-		HealthcheckFailures: c.healthFailures.Load(),
+		HealthcheckFailures: c.healthFailures,
 		Unhealthy:           c.unhealthy,
 	}
 }
 
-// traffic sums the proxy counters of an app's fronts: those still open are
-// read live, those closed were folded into done. Safe for concurrent use.
+// traffic sums the proxy counters of an app's fronts: those still open
+// are read live, those closed were folded into done. The loop owns it; a
+// copy in each status snapshot serves readers (see app.metrics).
 type traffic struct {
-	mu   sync.Mutex
 	done l4proxy.Stats
 	open []*front
 }
 
-// add starts counting f.
-func (t *traffic) add(f *front) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.open = append(t.open, f)
-}
-
 // closed folds the final counts of f, whose proxy has shut down, into done.
 func (t *traffic) closed(f *front) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	i := slices.Index(t.open, f)
 	if i < 0 {
 		return
@@ -149,9 +136,13 @@ func (t *traffic) closed(f *front) {
 	t.done.Active = 0
 }
 
+// clone is a copy for a snapshot.
+func (t *traffic) clone() traffic {
+	return traffic{done: t.done, open: slices.Clone(t.open)}
+}
+
+// total reads the open fronts' live counters; safe on a snapshot's copy.
 func (t *traffic) total() l4proxy.Stats {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	sum := t.done
 	for _, f := range t.open {
 		addStats(&sum, f.proxy.Stats())
@@ -169,10 +160,10 @@ func addStats(sum *l4proxy.Stats, s l4proxy.Stats) {
 	sum.AcceptErrors += s.AcceptErrors
 }
 
-// retireFront closes a front (see closeFront) and then folds its counts
-// into the app's totals.
+// retireFront closes a front (see closeFront) and then reports it, so the
+// loop folds its counts into the app's totals.
 func retireFront(a *app, f *front, until <-chan struct{}) {
 	defer a.wg.Done()
 	closeFront(a.abort, f, until, nil)
-	a.traffic.closed(f)
+	a.post(frontClosed{f})
 }

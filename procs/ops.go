@@ -2,26 +2,26 @@ package procs
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/gracevisor/gracevisor/config"
 )
 
-// The operations callers request from an app. Every method runs on appLoop.
+// The operations callers request from an app (see messages.go). Every
+// method runs on appLoop.
 
 // doStart makes the app run. A running app answers at once; a starting one
 // (or one waiting to retry, which retries now) adds the caller to the
 // attempt; a stopped or FATAL one begins afresh with its failure count reset.
 func (a *app) doStart(w waiter) {
 	switch {
-	case a.terminating:
+	case a.terminating():
 		a.send(w.reply, outcome{err: fmt.Errorf("start %s: %w", a.name, ErrStopped)})
 	case a.serving != nil:
-		a.send(w.reply, outcome{res: a.result(a.serving, time.Time{})})
+		a.send(w.reply, outcome{res: ReloadResult{App: a.name, PID: a.serving.in.pid, Port: a.serving.in.port}})
 	case a.attempt != nil:
 		a.attempt.waiters = append(a.attempt.waiters, w)
 		if a.attempt.in == nil {
-			a.stopRetry()
+			a.retry.stop()
 			a.launch()
 		}
 	default:
@@ -41,7 +41,7 @@ func (a *app) doStart(w waiter) {
 // to retry retries now, with the current config.
 func (a *app) doReload(w waiter) {
 	switch {
-	case a.terminating:
+	case a.terminating():
 		a.doStart(w)
 	case a.attempt != nil && (a.serving != nil || a.attempt.in != nil):
 		a.queued = append(a.queued, w)
@@ -56,7 +56,7 @@ func (a *app) doReload(w waiter) {
 // start; a running one reloads with it; a FATAL one starts with it.
 func (a *app) doUpdate(cfg config.App, w waiter) {
 	a.cfg = cfg
-	if !a.want || a.terminating {
+	if !a.want || a.terminating() {
 		a.send(w.reply, outcome{})
 		return
 	}
@@ -65,15 +65,15 @@ func (a *app) doUpdate(cfg config.App, w waiter) {
 
 // doStop stops the app: the listener refuses new clients at once, a
 // starting instance is stopped, the serving one drains and is stopped.
-// done is closed when no instance is left.
+// done (if not nil) is closed when no instance is left.
 func (a *app) doStop(done chan struct{}) {
 	a.want = false
-	a.stopRetry()
+	a.retry.stop()
 	stopped := outcome{err: fmt.Errorf("%s: %w", a.name, ErrStopped)}
 	if at := a.attempt; at != nil {
 		if at.in != nil {
 			at.cancel()
-			a.discard(at.in, at.backend, true)
+			a.discard(at.in, true)
 		}
 		a.finish(stopped)
 	}
@@ -86,26 +86,18 @@ func (a *app) doStop(done chan struct{}) {
 		a.serving = nil
 		a.retire(m)
 	}
-	a.stopWaiters = append(a.stopWaiters, done)
+	if done != nil {
+		a.stopWaiters = append(a.stopWaiters, done)
+	}
 }
 
 // doTerminate stops the app and ends its loop once no instance is left.
 // Unlike doStop it does not wait for connections to drain: every instance
 // gets stop_signal at once (see hurry).
-func (a *app) doTerminate(done chan struct{}) {
-	if !a.terminating {
+func (a *app) doTerminate() {
+	if !a.terminating() {
 		close(a.hurry)
 	}
-	a.terminating = true
 	_ = a.front.ln.Close() // stop accepting first
-	a.doStop(done)
-}
-
-// result describes the serving member for a caller.
-func (a *app) result(m *member, begun time.Time) ReloadResult {
-	r := ReloadResult{App: a.name, PID: m.in.pid, Port: m.in.port}
-	if !begun.IsZero() {
-		r.DurationMS = float64(time.Since(begun).Microseconds()) / 1000
-	}
-	return r
+	a.doStop(nil)
 }

@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// readyPollInterval is how often a starting instance is probed, so a reload
-// flips traffic within a few tens of milliseconds of the app being ready.
+// readyPollInterval is how often a starting instance is probed (see
+// timing.readyPoll), so a reload flips traffic within a few tens of
+// milliseconds of the app being ready.
 const readyPollInterval = 25 * time.Millisecond
 
 // defaultProbeTimeout bounds one probe when healthcheck_timeout is 0.
@@ -52,14 +53,9 @@ func newProber(host string, port int, path string, timeout time.Duration) *probe
 	return p
 }
 
-// probe runs one check bounded by the probe timeout and ctx.
-func (p *prober) probe(ctx context.Context) error {
-	_, err := p.probeAddr(ctx)
-	return err
-}
-
-// probeAddr runs one check and returns the address (an IP literal and
-// port) its connection reached.
+// probeAddr runs one check, bounded by the probe timeout and ctx, and
+// returns the address (an IP literal and port) its connection reached. It
+// is a probe.
 func (p *prober) probeAddr(ctx context.Context) (reached string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
@@ -89,20 +85,20 @@ func (p *prober) probeAddr(ctx context.Context) (reached string, err error) {
 	return reached, nil
 }
 
-// waitReady probes every readyPollInterval until a probe passes (nil, and
-// the address it reached), the process exits, startTimeout passes (0 = no
-// limit) or ctx ends.
-func (p *prober) waitReady(ctx context.Context, exited <-chan struct{}, startTimeout time.Duration) (string, error) {
+// waitReady runs check every poll until it passes (nil, and the address
+// it reached), the process exits, startTimeout passes (0 = no limit) or ctx
+// ends.
+func waitReady(ctx context.Context, check probe, exited <-chan struct{}, startTimeout, poll time.Duration) (string, error) {
 	parent := ctx
 	if startTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, startTimeout)
 		defer cancel()
 	}
-	tick := time.NewTicker(readyPollInterval)
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		reached, last := p.probeAddr(ctx)
+		reached, last := check(ctx)
 		if last == nil {
 			return reached, nil
 		}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package procs
 
 import (
@@ -9,14 +11,15 @@ import (
 // the child lives, and when it ends Pdeathsig kills the child. This is what
 // ties children to the daemon's life rather than to some runtime thread.
 func TestSpawnerThreadCarriesPdeathsig(t *testing.T) {
-	d := &deps{spawner: newSpawner(), logs: newLogFiles(testLogger(t)), logger: testLogger(t)}
+	sys := newRealSystem()
+	d := &deps{sys: sys, logs: newLogFiles(testLogger(t)), logger: testLogger(t)}
 	app := testApp(t, "orphan", modeHTTP)
 	in := startTestInstance(t, d, testPorts(), &app)
 	waitTestReady(t, in)
 	if !alive(in.pid) {
 		t.Fatal("child died while the spawner thread lives")
 	}
-	d.spawner.close() // its locked thread exits
+	sys.close() // the spawner's locked thread exits
 	select {
 	case <-in.exited:
 	case <-time.After(5 * time.Second):
@@ -25,7 +28,7 @@ func TestSpawnerThreadCarriesPdeathsig(t *testing.T) {
 	if got := in.exitError().Error(); got != "signal: killed" {
 		t.Errorf("exit = %q, want signal: killed (Pdeathsig)", got)
 	}
-	if err := d.spawner.start(in.cmd); err != errSpawnerClosed {
+	if err := sys.fork.start(in.proc.(*osProcess).cmd); err != errSpawnerClosed {
 		t.Errorf("start after close = %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/ports"
 )
 
 // Supervisor runs every app of a config: its instances and its external
@@ -16,19 +17,20 @@ import (
 // serialized; the per-app operations may run concurrently with anything.
 type Supervisor struct {
 	logger *slog.Logger
-	timing timing
-	d      *deps
-	ports  *portPool
+	d      *deps // shared with every app; d.ports's range follows port_range
 
 	opMu sync.Mutex // serializes Start, Update and Shutdown
 
-	mu      sync.Mutex // guards the fields below
-	cfg     *config.Config
+	mu sync.Mutex // guards the fields below
+	// configs are the apps as New or the last Update gave them, in config
+	// order: what Start starts and what the next Update is compared with.
+	// Each running app owns its own copy (app.cfg) from then on.
+	configs []config.App
 	apps    map[string]*app
 	started bool
 	shut    bool
 	// adds are the apps an Update is adding, in config order, while it
-	// runs: they are not in cfg until it returns, nor in apps until bound.
+	// runs: they are not in configs until it returns, nor in apps until bound.
 	adds []*addition
 }
 
@@ -40,15 +42,19 @@ type addition struct {
 	bound chan struct{} // closed once the app is in apps, or could not be bound
 }
 
-// New returns a Supervisor for cfg; nothing runs until Start.
+// New returns a Supervisor for cfg's apps and port_range; it keeps no
+// reference to cfg. Nothing runs until Start.
 func New(cfg *config.Config, logger *slog.Logger) *Supervisor {
 	return &Supervisor{
 		logger: logger,
-		timing: defaultTiming,
-		d:      &deps{logs: newLogFiles(logger), logger: logger},
-		cfg:    cfg,
-		ports:  newPortPool(cfg.PortRange.From, cfg.PortRange.To),
-		apps:   make(map[string]*app),
+		d: &deps{
+			ports:  ports.New(cfg.PortRange.From, cfg.PortRange.To),
+			logs:   newLogFiles(logger),
+			logger: logger,
+			timing: defaultTiming,
+		},
+		configs: slices.Clone(cfg.Apps),
+		apps:    make(map[string]*app),
 	}
 }
 
@@ -68,21 +74,23 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		s.mu.Unlock()
 		return errors.New("supervisor already started (or shut down)")
 	}
-	cfgs := s.cfg.Apps
+	cfgs := s.configs
 	s.mu.Unlock()
 
 	fronts := make([]*front, 0, len(cfgs))
 	for i := range cfgs {
-		ln, err := listen(&cfgs[i])
+		f, err := openFront(&cfgs[i], s.logger)
 		if err != nil {
 			for _, f := range fronts {
 				f.ln.Close()
 			}
 			return err
 		}
-		fronts = append(fronts, newFront(&cfgs[i], ln, s.logger))
+		fronts = append(fronts, f)
 	}
-	s.d.spawner = newSpawner()
+	if s.d.sys == nil { // tests may have set a fake
+		s.d.sys = newRealSystem()
+	}
 	apps := make([]*app, len(cfgs))
 	s.mu.Lock()
 	s.started = true
@@ -102,7 +110,7 @@ func (s *Supervisor) startAll(ctx context.Context, apps []*app) error {
 		replies[i] = make(chan outcome, 1)
 		w := waiter{reply: replies[i], firstTry: true}
 		select {
-		case a.inbox <- func() { a.doStart(w) }:
+		case a.inbox <- startReq{w}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -138,7 +146,7 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 	apps := s.appList()
 	s.mu.Unlock()
 	s.terminate(ctx, apps)
-	s.d.spawner.close()
+	s.d.sys.close()
 	return ctx.Err()
 }
 
@@ -147,8 +155,7 @@ func (s *Supervisor) terminate(ctx context.Context, apps []*app) {
 	for _, a := range apps {
 		stop := context.AfterFunc(ctx, a.abortNow)
 		defer stop()
-		done := make(chan struct{})
-		a.post(func() { a.doTerminate(done) })
+		a.post(terminateReq{})
 	}
 	for _, a := range apps {
 		<-a.finished
@@ -158,7 +165,7 @@ func (s *Supervisor) terminate(ctx context.Context, apps []*app) {
 // appList returns the apps in config order; s.mu must be held.
 func (s *Supervisor) appList() []*app {
 	var apps []*app
-	for _, c := range s.cfg.Apps {
+	for _, c := range s.configs {
 		if a := s.apps[c.Name]; a != nil {
 			apps = append(apps, a)
 		}
@@ -200,7 +207,7 @@ func (s *Supervisor) await(ctx context.Context, name string) (*app, error) {
 // lookupLocked finds the app called name; s.mu must be held. add is set,
 // and the rest zero, when an Update is adding the app and has not bound it yet.
 func (s *Supervisor) lookupLocked(name string) (a *app, add *addition, err error) {
-	if s.shut && s.cfg.App(name) != nil {
+	if s.shut && s.configured(name) {
 		return nil, nil, fmt.Errorf("%s: supervisor is shut down", name)
 	}
 	if a := s.apps[name]; a != nil {
@@ -215,14 +222,19 @@ func (s *Supervisor) lookupLocked(name string) (a *app, add *addition, err error
 		}
 	}
 	switch {
-	case s.cfg.App(name) == nil:
+	case !s.configured(name):
 		return nil, nil, fmt.Errorf("%w: %s", ErrUnknownApp, name)
 	case s.started:
 		// Only an Update removes a configured app from apps, before it
-		// stops it; cfg follows when the Update returns.
+		// stops it; configs follows when the Update returns.
 		return nil, nil, fmt.Errorf("%w: %s (an update is removing it)", ErrUnknownApp, name)
 	}
 	return nil, nil, fmt.Errorf("%s: supervisor is not running", name)
+}
+
+// configured reports whether name is in configs; s.mu must be held.
+func (s *Supervisor) configured(name string) bool {
+	return slices.ContainsFunc(s.configs, func(c config.App) bool { return c.Name == name })
 }
 
 // addition returns the addition of the app called name, nil if an Update
@@ -281,9 +293,9 @@ func (s *Supervisor) Status(names ...string) ([]AppStatus, error) {
 // knownApps is the configured apps, then those an Update is adding;
 // s.mu must be held.
 func (s *Supervisor) knownApps() []*config.App {
-	apps := make([]*config.App, 0, len(s.cfg.Apps)+len(s.adds))
-	for i := range s.cfg.Apps {
-		apps = append(apps, &s.cfg.Apps[i])
+	apps := make([]*config.App, 0, len(s.configs)+len(s.adds))
+	for i := range s.configs {
+		apps = append(apps, &s.configs[i])
 	}
 	for _, add := range s.adds {
 		apps = append(apps, &add.cfg)
@@ -350,7 +362,8 @@ func (s *Supervisor) start(ctx context.Context, name string) (OpResult, error) {
 	if err != nil {
 		return OpResult{}, err
 	}
-	o, err := a.request(ctx, func(r chan<- outcome) { a.doStart(waiter{reply: r}) })
+	reply := make(chan outcome, 1)
+	o, err := a.request(ctx, startReq{waiter{reply: reply}}, reply)
 	if err := firstErr(name, err, o.err); err != nil {
 		return OpResult{}, err
 	}
@@ -362,8 +375,8 @@ func (s *Supervisor) stop(ctx context.Context, name string) (OpResult, error) {
 	if err != nil {
 		return OpResult{}, err
 	}
-	done := make(chan struct{})
-	_, err = a.request(ctx, func(r chan<- outcome) { a.doStop(done); a.send(r, outcome{}) })
+	done, ack := make(chan struct{}), make(chan outcome, 1)
+	_, err = a.request(ctx, stopReq{done, ack}, ack)
 	if err != nil {
 		return OpResult{}, firstErr(name, err, nil)
 	}
@@ -388,7 +401,8 @@ func (s *Supervisor) Reload(ctx context.Context, name string) (ReloadResult, err
 	if err != nil {
 		return ReloadResult{}, err
 	}
-	o, err := a.request(ctx, func(r chan<- outcome) { a.doReload(waiter{reply: r}) })
+	reply := make(chan outcome, 1)
+	o, err := a.request(ctx, reloadReq{waiter{reply: reply}}, reply)
 	return o.res, firstErr(name, err, o.err)
 }
 

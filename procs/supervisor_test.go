@@ -19,7 +19,7 @@ import (
 )
 
 // testTiming keeps crash backoff short.
-var testTiming = timing{backoffBase: 20 * time.Millisecond, backoffMax: 200 * time.Millisecond, stableAfter: 10 * time.Second}
+var testTiming = timing{backoffBase: 20 * time.Millisecond, backoffMax: 200 * time.Millisecond, stableAfter: 10 * time.Second, readyPoll: readyPollInterval}
 
 // startSupervisor starts apps and shuts the supervisor down at cleanup.
 func startSupervisor(t *testing.T, apps ...config.App) *Supervisor {
@@ -31,7 +31,7 @@ func startSupervisor(t *testing.T, apps ...config.App) *Supervisor {
 func startSupervisorWith(t *testing.T, setup func(*Supervisor), apps ...config.App) *Supervisor {
 	t.Helper()
 	s := New(testConfig(apps...), testLogger(t))
-	s.timing = testTiming
+	s.d.timing = testTiming
 	setup(s)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

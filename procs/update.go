@@ -26,18 +26,16 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	s.mu.Lock()
-	old, started := s.cfg, s.started && !s.shut
-	added, removed, changed := config.Diff(old, cfg)
+	started := s.started && !s.shut
+	added, removed, changed := config.Diff(&config.Config{Apps: s.configs}, cfg)
 	ch := Changes{Added: sorted(added), Removed: sorted(removed), Changed: sorted(changed)}
+	s.d.ports.SetRange(cfg.PortRange.From, cfg.PortRange.To)
 	if !started {
-		s.cfg = cfg
+		s.configs = slices.Clone(cfg.Apps)
 		s.mu.Unlock()
 		return ch, nil
 	}
 	s.adds = additions(cfg, ch.Added)
-	if old.PortRange != cfg.PortRange {
-		s.ports.setRange(cfg.PortRange.From, cfg.PortRange.To)
-	}
 	var gone []*app
 	for _, name := range ch.Removed {
 		gone = append(gone, s.apps[name])
@@ -52,12 +50,11 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 	failed, err := s.addApps(ctx, cfg, ch.Added)
 	errs = append(errs, err)
 
-	next := *cfg
-	next.Apps = slices.DeleteFunc(slices.Clone(cfg.Apps), func(a config.App) bool {
+	next := slices.DeleteFunc(slices.Clone(cfg.Apps), func(a config.App) bool {
 		return slices.Contains(failed, a.Name)
 	})
 	s.mu.Lock()
-	s.cfg, s.adds = &next, nil
+	s.configs, s.adds = next, nil
 	s.mu.Unlock()
 	return ch, errors.Join(errs...)
 }
@@ -73,8 +70,7 @@ func (s *Supervisor) reloadChanged(ctx context.Context, cfg *config.Config, name
 		}
 		r := make(chan outcome, 1)
 		replies[i] = r
-		newCfg := *cfg.App(name)
-		a.post(func() { a.doUpdate(newCfg, waiter{reply: r}) })
+		a.post(updateReq{*cfg.App(name), waiter{reply: r}})
 	}
 	var errs []error
 	for i, r := range replies {
@@ -97,14 +93,14 @@ func (s *Supervisor) addApps(ctx context.Context, cfg *config.Config, names []st
 	var apps []*app
 	for _, name := range names {
 		c := *cfg.App(name)
-		ln, err := listen(&c)
+		f, err := openFront(&c, s.logger)
 		if err != nil {
 			s.settleAdd(name, nil)
 			errs = append(errs, err)
 			failed = append(failed, name)
 			continue
 		}
-		a := newApp(s, c, newFront(&c, ln, s.logger))
+		a := newApp(s, c, f)
 		s.settleAdd(name, a)
 		a.run()
 		apps = append(apps, a)

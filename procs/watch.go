@@ -11,31 +11,30 @@ import (
 )
 
 // The helper goroutines of an app. Each is a named function, owns nothing
-// of the app's state, and reports back with app.post.
+// of the app's state, and reports what it saw to the loop (app.post); the
+// loop records it.
 
 // watchExit reports the instance's exit.
 func watchExit(a *app, in *instance) {
 	defer a.wg.Done()
 	<-in.exited
-	a.post(func() { a.onExit(in) })
+	a.post(exited{in})
 }
 
 // watchReady waits until the starting instance is ready and reports it.
-func watchReady(a *app, ctx context.Context, in *instance) {
+func watchReady(a *app, ctx context.Context, in *instance, check probe) {
 	defer a.wg.Done()
-	p := newProber(in.cfg.InternalHost, in.port, in.cfg.Healthcheck, in.cfg.HealthcheckTimeout)
-	reached, err := p.waitReady(ctx, in.exited, in.cfg.StartTimeout)
+	reached, err := waitReady(ctx, check, in.exited, in.cfg.StartTimeout, a.d.timing.readyPoll)
 	if errors.Is(err, errExitedEarly) {
 		err = fmt.Errorf("%w (%v)", err, in.exitError()) // exited is closed: exitErr is set
 	}
-	a.post(func() { a.onReady(in, reached, err) })
+	a.post(ready{in, reached, err})
 }
 
 // watchHealth probes the serving instance every healthcheck_interval and
-// reports once healthcheck_failures probes in a row have failed.
-func watchHealth(a *app, ctx context.Context, in *instance) {
+// reports each failed probe, until healthcheck_failures failed in a row.
+func watchHealth(a *app, ctx context.Context, in *instance, check probe) {
 	defer a.wg.Done()
-	p := newProber(in.cfg.InternalHost, in.port, in.cfg.Healthcheck, in.cfg.HealthcheckTimeout)
 	tick := time.NewTicker(in.cfg.HealthcheckInterval)
 	defer tick.Stop()
 	failed := 0
@@ -45,25 +44,31 @@ func watchHealth(a *app, ctx context.Context, in *instance) {
 		case <-ctx.Done():
 			return
 		}
-		err := p.probe(ctx)
+		_, err := check(ctx)
 		if err == nil || ctx.Err() != nil {
 			failed = 0
 			continue
 		}
-		a.counters.healthFailures.Add(1)
-		if failed++; failed >= max(in.cfg.HealthcheckFailures, 1) {
-			err = fmt.Errorf("health check failed %d times in a row: %w", failed, err)
-			a.post(func() { a.onUnhealthy(in, err) })
+		failed++
+		a.post(probeFailed{in, err, failed})
+		if failed >= max(in.cfg.HealthcheckFailures, 1) {
 			return
 		}
 	}
 }
 
-// drainAndStop waits until the retired instance has no connection left
-// (or drain_timeout passes, 0 = no limit, or the app is terminated), then
-// stops it.
-func drainAndStop(a *app, in *instance, b *l4proxy.Backend) {
+// drainAndStop waits until b, the retired instance's backend, which counts
+// the links of every front that used it, has no connection left (nil: the
+// instance never served, there is nothing to wait for), or drain_timeout
+// passes (0 = no limit), or the app is terminated; then it stops the
+// instance with sig (stop_signal; SIGKILL for a failed start) and SIGKILL
+// after stop_timeout.
+func drainAndStop(a *app, in *instance, b *l4proxy.Backend, sig syscall.Signal) {
 	defer a.wg.Done()
+	var drained <-chan struct{} = closedChan
+	if b != nil {
+		drained = b.Drained()
+	}
 	var timeout <-chan time.Time
 	if d := in.cfg.DrainTimeout; d > 0 {
 		t := time.NewTimer(d)
@@ -71,7 +76,7 @@ func drainAndStop(a *app, in *instance, b *l4proxy.Backend) {
 		timeout = t.C
 	}
 	select {
-	case <-b.Drained():
+	case <-drained:
 	case <-timeout:
 		a.logger.Warn("drain_timeout passed; stopping the old instance with open connections",
 			"pid", in.pid, "connections", b.Conns())
@@ -79,17 +84,6 @@ func drainAndStop(a *app, in *instance, b *l4proxy.Backend) {
 	case <-a.hurry:
 	case <-a.abort.Done():
 	}
-	in.stop(a.abort, in.cfg.StopSignal, in.cfg.StopTimeout)
-}
-
-// stopInstance stops an instance that never served: with stop_signal when
-// it is dismissed (stop during start), with SIGKILL when its start failed.
-func stopInstance(a *app, in *instance, graceful bool) {
-	defer a.wg.Done()
-	if graceful {
-		in.stop(a.abort, in.cfg.StopSignal, in.cfg.StopTimeout)
-		return
-	}
-	in.signal(syscall.SIGKILL)
-	<-in.exited
+	a.post(stopping{in})
+	in.stop(a.abort, sig, in.cfg.StopTimeout)
 }

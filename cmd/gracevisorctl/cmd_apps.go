@@ -3,13 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gracevisor/gracevisor/procs"
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 // appOpCmd is start, stop or restart: POST /api/v1/apps/{name}/{op} for each
@@ -25,10 +24,10 @@ func (c *cli) appOpCmd(opName, short, done string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			results := []procs.OpReport{}
+			results := []api.OpReport{}
 			err = c.eachApp(opName, args, func(name string) error {
-				var rep procs.OpReport
-				if err := cl.call(cmd.Context(), http.MethodPost, appPath(name, opName), nil, &rep); err != nil {
+				rep, err := cl.Do(cmd.Context(), opName, name)
+				if err != nil {
 					return err
 				}
 				results = append(results, rep)
@@ -48,7 +47,7 @@ func (c *cli) appOpCmd(opName, short, done string) *cobra.Command {
 // operation may have changed it (a stop right after our start would print
 // "started (STOPPED)"). A daemon from before the result field sends only
 // the app object.
-func outcome(rep procs.OpReport) (procs.AppState, int) {
+func outcome(rep api.OpReport) (api.AppState, int) {
 	if rep.Result.State != "" {
 		return rep.Result.State, rep.Result.PID
 	}
@@ -102,10 +101,10 @@ func (c *cli) runReload(cmd *cobra.Command, names []string, all bool) error {
 			return err
 		}
 	}
-	results := []procs.ReloadResult{}
+	results := []api.ReloadResult{}
 	err = c.eachApp("reload", names, func(name string) error {
-		var res procs.ReloadResult
-		if err := cl.call(cmd.Context(), http.MethodPost, appPath(name, "reload"), nil, &res); err != nil {
+		res, err := cl.Reload(cmd.Context(), name)
+		if err != nil {
 			return err
 		}
 		results = append(results, res)
@@ -123,7 +122,7 @@ func (c *cli) runReload(cmd *cobra.Command, names []string, all bool) error {
 // user interrupted. The returned error carries the first failure's exit code
 // and no message (it was reported).
 func (c *cli) eachApp(opName string, names []string, do func(name string) error) error {
-	first := exitOK
+	first := api.ExitOK
 	for _, name := range names {
 		err := do(name)
 		if err == nil {
@@ -133,17 +132,17 @@ func (c *cli) eachApp(opName string, names []string, do func(name string) error)
 			err = fmt.Errorf("%s %s: %w", opName, name, err)
 		}
 		code := report(c.stderr, err)
-		if first == exitOK {
+		if first == api.ExitOK {
 			first = code
 		}
-		if code == exitUnreachable || errors.Is(err, errInterrupted) {
+		if code == api.ExitUnreachable || errors.Is(err, api.ErrInterrupted) {
 			break
 		}
 	}
-	if first == exitOK {
+	if first == api.ExitOK {
 		return nil
 	}
-	return withCode(first, nil)
+	return api.WithCode(first, nil)
 }
 
 // finishJSON prints the collected results with --json (also after partial

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 // opServer answers every request like gracevisord's start, stop and
@@ -36,7 +38,7 @@ func TestStartPrintsItsOwnOutcome(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, "--rpc", opServer(t, tc.reply), "start", "web")
-			if code != exitOK || out != tc.want {
+			if code != api.ExitOK || out != tc.want {
 				t.Errorf("exit %d, stdout %q (stderr %q); want 0 and %q", code, out, errOut, tc.want)
 			}
 		})
@@ -54,7 +56,7 @@ func TestStartJSONCarriesResult(t *testing.T) {
 			PID   int    `json:"pid"`
 		} `json:"result"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); code != exitOK || err != nil || len(got) != 1 ||
+	if err := json.Unmarshal([]byte(out), &got); code != api.ExitOK || err != nil || len(got) != 1 ||
 		got[0].State != "STOPPED" || got[0].Result.State != "RUNNING" || got[0].Result.PID != 42 {
 		t.Errorf("exit %d, stdout %q (stderr %q, %v)", code, out, errOut, err)
 	}

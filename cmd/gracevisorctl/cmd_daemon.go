@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 func (c *cli) shutdownCmd() *cobra.Command {
@@ -17,10 +18,8 @@ func (c *cli) shutdownCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var reply struct {
-				Status string `json:"status"`
-			}
-			if err := cl.call(cmd.Context(), http.MethodPost, "/api/v1/shutdown", nil, &reply); err != nil {
+			reply, err := cl.Shutdown(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if c.json {
@@ -32,27 +31,21 @@ func (c *cli) shutdownCmd() *cobra.Command {
 	}
 }
 
-// daemonVersion is the reply of GET /api/v1/version.
-type daemonVersion struct {
-	Version string `json:"version"`
-	Go      string `json:"go"`
-}
-
 func (c *cli) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the versions of gracevisorctl and of the running gracevisord",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: op(func(cmd *cobra.Command, _ []string) error {
-			var dv daemonVersion
+			var dv api.Version
 			cl, err := c.client(cmd)
 			if err == nil {
-				err = cl.call(cmd.Context(), http.MethodGet, "/api/v1/version", nil, &dv)
+				dv, err = cl.Version(cmd.Context())
 			}
 			if c.json {
 				out := struct {
-					Client string         `json:"client"`
-					Daemon *daemonVersion `json:"daemon,omitempty"`
+					Client string       `json:"client"`
+					Daemon *api.Version `json:"daemon,omitempty"`
 				}{Client: version}
 				if err == nil {
 					out.Daemon = &dv

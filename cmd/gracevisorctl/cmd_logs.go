@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 func (c *cli) logsCmd() *cobra.Command {
@@ -26,7 +25,7 @@ func (c *cli) logsCmd() *cobra.Command {
 		ValidArgsFunction: c.completeApps,
 		RunE: op(func(cmd *cobra.Command, args []string) error {
 			if lines < 0 {
-				return withCode(exitUsage, fmt.Errorf("-n %d: want 0 or more lines", lines))
+				return api.WithCode(api.ExitUsage, fmt.Errorf("-n %d: want 0 or more lines", lines))
 			}
 			stream := "stdout"
 			if stderr {
@@ -46,12 +45,12 @@ func (c *cli) runLogs(ctx context.Context, cmd *cobra.Command, app, stream strin
 	if err != nil {
 		return err
 	}
-	resp, err := cl.openLog(ctx, app, stream, lines, follow)
+	log, err := cl.Logs(ctx, app, stream, lines, follow)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	_, err = io.Copy(c.stdout, resp.Body)
+	defer log.Close()
+	_, err = io.Copy(c.stdout, log)
 	return streamEnd(ctx, follow, err)
 }
 
@@ -67,7 +66,7 @@ both go to one file). Ctrl-C detaches; the app keeps running.`,
 		ValidArgsFunction: c.completeApps,
 		RunE: op(func(cmd *cobra.Command, args []string) error {
 			if lines < 0 {
-				return withCode(exitUsage, fmt.Errorf("-n %d: want 0 or more lines", lines))
+				return api.WithCode(api.ExitUsage, fmt.Errorf("-n %d: want 0 or more lines", lines))
 			}
 			return c.runFg(cmd, args[0], lines)
 		}),
@@ -83,22 +82,22 @@ func (c *cli) runFg(cmd *cobra.Command, app string, lines int) error {
 	}
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
-	out, err := cl.openLog(ctx, app, "stdout", lines, true)
+	out, err := cl.Logs(ctx, app, "stdout", lines, true)
 	if err != nil {
 		return err
 	}
-	defer out.Body.Close()
-	errs, err := cl.openLog(ctx, app, "stderr", lines, true)
+	defer out.Close()
+	errs, err := cl.Logs(ctx, app, "stderr", lines, true)
 	if err != nil {
 		return err
 	}
-	defer errs.Body.Close()
+	defer errs.Close()
 	done := make(chan error, 2)
 	streams := 1
-	go copyStream(c.stdout, out.Body, done)
-	if errs.Header.Get("X-Log-Path") != out.Header.Get("X-Log-Path") {
+	go copyStream(c.stdout, out, done)
+	if errs.Path != out.Path {
 		streams++
-		go copyStream(c.stderr, errs.Body, done)
+		go copyStream(c.stderr, errs, done)
 	}
 	err = <-done
 	cancel() // one stream ended: end the other too
@@ -121,19 +120,10 @@ func streamEnd(ctx context.Context, follow bool, err error) error {
 		return nil
 	}
 	if follow {
-		return withCode(exitUnreachable, errors.New("log stream ended: gracevisord shut down or went away"))
+		return api.WithCode(api.ExitUnreachable, errors.New("log stream ended: gracevisord shut down or went away"))
 	}
 	if err != nil {
-		return withCode(exitUnreachable, fmt.Errorf("reading log: %w", err))
+		return api.WithCode(api.ExitUnreachable, fmt.Errorf("reading log: %w", err))
 	}
 	return nil
-}
-
-// openLog starts GET /api/v1/apps/{name}/logs; the caller closes the body.
-func (cl *client) openLog(ctx context.Context, app, stream string, lines int, follow bool) (*http.Response, error) {
-	q := url.Values{"stream": {stream}, "n": {strconv.Itoa(lines)}}
-	if follow {
-		q.Set("follow", "1")
-	}
-	return cl.send(ctx, http.MethodGet, appPath(app, "logs"), q)
 }

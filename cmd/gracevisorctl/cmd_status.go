@@ -1,13 +1,11 @@
 package main
 
 import (
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gracevisor/gracevisor/procs"
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 func (c *cli) statusCmd() *cobra.Command {
@@ -26,8 +24,8 @@ func (c *cli) runStatus(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	var apps []procs.AppStatus
-	if err := cl.call(cmd.Context(), http.MethodGet, "/api/v1/status", url.Values{"app": args}, &apps); err != nil {
+	apps, err := cl.Status(cmd.Context(), args...)
+	if err != nil {
 		return err
 	}
 	if c.json {
@@ -39,8 +37,8 @@ func (c *cli) runStatus(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	for _, a := range apps {
-		if a.State != procs.AppRunning {
-			return withCode(exitNotRunning, nil)
+		if a.State != api.AppRunning {
+			return api.WithCode(api.ExitNotRunning, nil)
 		}
 	}
 	return nil
@@ -61,8 +59,8 @@ func (c *cli) appNames(cmd *cobra.Command) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var apps []procs.AppStatus
-	if err := cl.call(cmd.Context(), http.MethodGet, "/api/v1/status", nil, &apps); err != nil {
+	apps, err := cl.Status(cmd.Context())
+	if err != nil {
 		return nil, err
 	}
 	names := make([]string, len(apps))

@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gracevisor/gracevisor/procs"
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 func (c *cli) updateCmd() *cobra.Command {
@@ -25,8 +24,8 @@ nothing: the problems are printed one per line and the exit code is 1.`,
 			if err != nil {
 				return err
 			}
-			var ch procs.Changes
-			if err := cl.call(cmd.Context(), http.MethodPost, "/api/v1/update", nil, &ch); err != nil {
+			ch, err := cl.Update(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if c.json {
@@ -38,7 +37,7 @@ nothing: the problems are printed one per line and the exit code is 1.`,
 	}
 }
 
-func printChanges(w io.Writer, ch procs.Changes) {
+func printChanges(w io.Writer, ch api.Changes) {
 	if len(ch.Added)+len(ch.Removed)+len(ch.Changed) == 0 {
 		fmt.Fprintln(w, "no changes")
 		return

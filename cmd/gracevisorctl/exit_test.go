@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 // runCLI runs gracevisorctl in-process and returns its exit code and output.
@@ -51,8 +53,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 	for _, args := range cases {
 		code, _, stderr := runCLI(t, args...)
-		if code != exitUsage {
-			t.Errorf("%q: exit %d, want %d (stderr %q)", args, code, exitUsage, stderr)
+		if code != api.ExitUsage {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", args, code, api.ExitUsage, stderr)
 		}
 		assertOneErrorLine(t, args, stderr)
 	}
@@ -77,8 +79,8 @@ func TestUnreachableDaemonExit5(t *testing.T) {
 		{rpc, "shutdown"},
 	} {
 		code, _, stderr := runCLI(t, args...)
-		if code != exitUnreachable {
-			t.Errorf("%q: exit %d, want %d", args, code, exitUnreachable)
+		if code != api.ExitUnreachable {
+			t.Errorf("%q: exit %d, want %d", args, code, api.ExitUnreachable)
 		}
 		assertOneErrorLine(t, args, stderr)
 		if !strings.Contains(stderr, "daemon unreachable at 127.0.0.1:") {
@@ -89,7 +91,7 @@ func TestUnreachableDaemonExit5(t *testing.T) {
 
 func TestVersionPrintsClientEvenWhenDaemonUnreachable(t *testing.T) {
 	code, stdout, _ := runCLI(t, "--rpc="+closedAddr(t), "version")
-	if code != exitUnreachable || !strings.Contains(stdout, "gracevisorctl "+version) {
+	if code != api.ExitUnreachable || !strings.Contains(stdout, "gracevisorctl "+version) {
 		t.Fatalf("exit %d, stdout %q", code, stdout)
 	}
 }
@@ -103,7 +105,7 @@ func TestNotADaemonExit5(t *testing.T) {
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	code, _, stderr := runCLI(t, "--rpc", addr, "status", "demo")
-	if code != exitUnreachable || !strings.Contains(stderr, "is gracevisord's API listening there?") {
+	if code != api.ExitUnreachable || !strings.Contains(stderr, "is gracevisord's API listening there?") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
@@ -111,7 +113,7 @@ func TestNotADaemonExit5(t *testing.T) {
 func TestHelpAndCompletionExit0(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"status", "--help"}, {"completion", "bash"}} {
 		code, stdout, stderr := runCLI(t, args...)
-		if code != exitOK || stdout == "" {
+		if code != api.ExitOK || stdout == "" {
 			t.Errorf("%q: exit %d, stdout %d bytes, stderr %q", args, code, len(stdout), stderr)
 		}
 	}
@@ -119,13 +121,13 @@ func TestHelpAndCompletionExit0(t *testing.T) {
 
 func TestReportPrefixesEveryLine(t *testing.T) {
 	var b bytes.Buffer
-	code := report(&b, withCode(exitFailed, errString("invalid config: a.yaml:3: x: bad\ninvalid config: a.yaml:4: y: bad")))
+	code := report(&b, api.WithCode(api.ExitFailed, errString("invalid config: a.yaml:3: x: bad\ninvalid config: a.yaml:4: y: bad")))
 	want := "gracevisorctl: invalid config: a.yaml:3: x: bad\ngracevisorctl: invalid config: a.yaml:4: y: bad\n"
-	if code != exitFailed || b.String() != want {
+	if code != api.ExitFailed || b.String() != want {
 		t.Fatalf("code %d, output %q", code, b.String())
 	}
 	b.Reset()
-	if code := report(&b, withCode(exitNotRunning, nil)); code != exitNotRunning || b.Len() != 0 {
+	if code := report(&b, api.WithCode(api.ExitNotRunning, nil)); code != api.ExitNotRunning || b.Len() != 0 {
 		t.Fatalf("silent code: %d %q", code, b.String())
 	}
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
+	"github.com/gracevisor/gracevisor/config"
 )
 
 // cli holds the global flags and output streams of one run.
@@ -31,12 +33,12 @@ not RUNNING, 4 unknown app, 5 daemon unreachable.`,
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&c.confDir, "conf", defaultConfDir, "config directory; the daemon's address is read from its rpc section")
+	pf.StringVar(&c.confDir, "conf", config.DefaultDir, "config directory; the daemon's address is read from its rpc section")
 	pf.StringVar(&c.rpcAddr, "rpc", "", "control API address HOST:PORT or unix:/path/to/socket (overrides --conf)")
 	pf.StringVar(&c.tokenFile, "token-file", "", "file holding the API token (default: the config's rpc.token_file)")
 	pf.BoolVar(&c.json, "json", false, "print replies as JSON")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return withCode(exitUsage, err)
+		return api.WithCode(api.ExitUsage, err)
 	})
 	root.AddCommand(
 		c.statusCmd(),
@@ -58,9 +60,9 @@ not RUNNING, 4 unknown app, 5 daemon unreachable.`,
 func op(run func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		err := run(cmd, args)
-		var coded *exitError
+		var coded *api.ExitError
 		if err != nil && !errors.As(err, &coded) {
-			return withCode(exitFailed, err)
+			return api.WithCode(api.ExitFailed, err)
 		}
 		return err
 	}
@@ -70,48 +72,23 @@ func op(run func(cmd *cobra.Command, args []string) error) func(*cobra.Command, 
 func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := v(cmd, args); err != nil {
-			return withCode(exitUsage, err)
+			return api.WithCode(api.ExitUsage, err)
 		}
 		return nil
 	}
 }
 
 // client returns a client for the daemon the flags point at.
-func (c *cli) client(cmd *cobra.Command) (*client, error) {
-	explicit := cmd.Flags().Changed("conf")
-	ep, err := resolveEndpoint(c.rpcAddr, c.confDir, explicit)
+func (c *cli) client(cmd *cobra.Command) (*api.Client, error) {
+	ep, err := api.Resolve(c.rpcAddr, c.confDir, cmd.Flags().Changed("conf"))
 	if err != nil {
 		return nil, err
 	}
-	tok, err := c.token(ep)
+	tok, err := ep.Token(c.tokenFile)
 	if err != nil {
 		return nil, err
 	}
-	return newClient(ep, tok), nil
-}
-
-// token is the API token to send: from --token-file, else from the
-// config's rpc.token_file. On the unix socket a token is not needed, so a
-// config token file we may not read is skipped there.
-func (c *cli) token(ep endpoint) (string, error) {
-	if c.tokenFile != "" {
-		tok, err := readToken(c.tokenFile)
-		if err != nil {
-			return "", withCode(exitUsage, fmt.Errorf("--token-file: %w", err))
-		}
-		return tok, nil
-	}
-	if ep.tokenFile == "" {
-		return "", nil
-	}
-	tok, err := readToken(ep.tokenFile)
-	if err != nil && ep.network == "unix" {
-		return "", nil
-	}
-	if err != nil {
-		return "", withCode(exitUsage, fmt.Errorf("read the API token (rpc.token_file): %w; pass --token-file FILE, or use the unix socket", err))
-	}
-	return tok, nil
+	return api.NewClient(ep, tok), nil
 }
 
 // printJSON writes v as indented JSON to stdout.

@@ -7,13 +7,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gracevisor/gracevisor/procs"
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 // writeStatusTable prints one row per app (its first instance, the serving
 // one when there is one) and one extra row per further instance (starting or
 // draining), then the last error of every app that is not RUNNING.
-func writeStatusTable(w io.Writer, apps []procs.AppStatus, now time.Time) error {
+func writeStatusTable(w io.Writer, apps []api.AppStatus, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tPORT\tEXTERNAL\tCONNS\tUPTIME\tRESTARTS")
 	for _, a := range apps {
@@ -31,14 +31,14 @@ func writeStatusTable(w io.Writer, apps []procs.AppStatus, now time.Time) error 
 		return err
 	}
 	for _, a := range apps {
-		if a.State != procs.AppRunning && a.LastError != "" {
+		if a.State != api.AppRunning && a.LastError != "" {
 			fmt.Fprintf(w, "%s: %s\n", a.Name, a.LastError)
 		}
 	}
 	return nil
 }
 
-func instanceCells(in procs.InstanceStatus, now time.Time) (pid, port, conns, uptime string) {
+func instanceCells(in api.InstanceStatus, now time.Time) (pid, port, conns, uptime string) {
 	uptime = "-"
 	if !in.StartedAt.IsZero() {
 		uptime = formatUptime(now.Sub(in.StartedAt))

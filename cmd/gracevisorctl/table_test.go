@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gracevisor/gracevisor/procs"
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 func TestFormatUptime(t *testing.T) {
@@ -28,12 +28,12 @@ func TestFormatUptime(t *testing.T) {
 
 func TestStatusTable(t *testing.T) {
 	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
-	apps := []procs.AppStatus{
-		{Name: "demo", State: procs.AppRunning, External: "localhost:8080", Restarts: 2, Instances: []procs.InstanceStatus{
-			{PID: 4321, Port: 10001, State: procs.InstServing, Connections: 3, StartedAt: now.Add(-90 * time.Second)},
-			{PID: 4000, Port: 10000, State: procs.InstDraining, Connections: 1, StartedAt: now.Add(-2 * time.Hour)},
+	apps := []api.AppStatus{
+		{Name: "demo", State: api.AppRunning, External: "localhost:8080", Restarts: 2, Instances: []api.InstanceStatus{
+			{PID: 4321, Port: 10001, State: api.InstServing, Connections: 3, StartedAt: now.Add(-90 * time.Second)},
+			{PID: 4000, Port: 10000, State: api.InstDraining, Connections: 1, StartedAt: now.Add(-2 * time.Hour)},
 		}},
-		{Name: "broken-app", State: procs.AppFatal, External: "localhost:8081", LastError: "exited with status 1"},
+		{Name: "broken-app", State: api.AppFatal, External: "localhost:8081", LastError: "exited with status 1"},
 	}
 	var b bytes.Buffer
 	if err := writeStatusTable(&b, apps, now); err != nil {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
 // tokenServer answers like gracevisord with a token: 401 without the right
@@ -53,11 +55,11 @@ func TestTokenFile(t *testing.T) {
 		t.Errorf("state change sent as %s %q body %q; want POST application/json {}", last.Method, ct, *body)
 	}
 	code, _, errOut := runCLI(t, "--rpc", addr, "--token-file", bad, "start", "demo")
-	if code != exitUsage || !strings.Contains(errOut, "wrong token") || !strings.Contains(errOut, "--token-file") {
+	if code != api.ExitUsage || !strings.Contains(errOut, "wrong token") || !strings.Contains(errOut, "--token-file") {
 		t.Errorf("wrong token: exit %d %q", code, errOut)
 	}
 	code, _, errOut = runCLI(t, "--rpc", addr, "--token-file", filepath.Join(t.TempDir(), "none"), "status")
-	if code != exitUsage || !strings.Contains(errOut, "--token-file") {
+	if code != api.ExitUsage || !strings.Contains(errOut, "--token-file") {
 		t.Errorf("missing token file: exit %d %q", code, errOut)
 	}
 	// The token file named in the config is used without --token-file.
@@ -65,4 +67,14 @@ func TestTokenFile(t *testing.T) {
 	if code, out, errOut := runCLI(t, "--conf", dir, "stop", "demo"); code != 0 {
 		t.Fatalf("token from config: exit %d %q %q", code, out, errOut)
 	}
+}
+
+// writeConfig writes a gracevisor.yaml into a new directory and returns it.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gracevisor.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"golang.org/x/sys/unix"
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/gracevisor/gracevisor/config"
@@ -67,10 +66,4 @@ func checkWritable(path string) error {
 		return fmt.Errorf("log file: %w", err)
 	}
 	return f.Close()
-}
-
-// isTerminal reports whether f is a terminal (a TCGETS ioctl succeeds).
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
+	"github.com/gracevisor/gracevisor/cmd/internal/apiserver"
+	"github.com/gracevisor/gracevisor/cmd/internal/daemon"
 	"github.com/gracevisor/gracevisor/config"
 )
 
@@ -69,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer logFile.Close()
-	sec, err := newAPISecurity(context.Background(), cfg.RPC, logger)
+	sec, err := apiserver.NewSecurity(context.Background(), cfg.RPC, logger)
 	if err != nil {
 		logger.Error("gracevisord refused to start", "err", err)
 		if !toStderr {
@@ -77,7 +81,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if err := serve(opts.confDir, cfg, logger, sec); err != nil {
+	warnPlatform(logger)
+	// Subscribe before anything starts, so an early SIGTERM still stops apps.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	err = daemon.Run(daemon.Options{Dir: opts.confDir, Config: cfg, Log: logger, Security: sec, Version: version, Signals: sigs})
+	if err != nil {
 		logger.Error("gracevisord failed", "err", err)
 		if !toStderr {
 			fmt.Fprintf(stderr, "gracevisord: %v\n", err)

@@ -59,3 +59,17 @@ func TestMissingConfigExit1(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
+
+// A non-loopback bind without a token: gracevisord exits 1 and says why,
+// before starting anything.
+func TestRefusesExposedAPI(t *testing.T) {
+	dir := t.TempDir()
+	yaml := "rpc: {host: 0.0.0.0, port: 9001}\nlogger: {log_dir: " + filepath.Join(dir, "log") + "}\napps: []\n"
+	if err := os.WriteFile(filepath.Join(dir, "gracevisor.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runDaemon(t, "--conf", dir)
+	if code != 1 || !strings.Contains(errOut, `rpc.host "0.0.0.0" is not a loopback address and rpc.token_file is not set`) {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures gracevisord side by side with a direct connection, HAProxy
 // (mode tcp, splice forced on) and nginx (stream module), all in front of the same
 // backend processes, in one run on one machine.
