@@ -18,7 +18,7 @@ const envLogChild = "GRACEVISORD_TEST_LOG_CHILD"
 // neither dies of SIGPIPE nor stops writing its log file.
 func TestBrokenStderrKeepsFileLogging(t *testing.T) {
 	if path := os.Getenv(envLogChild); path != "" {
-		log, closer, err := openLog(config.LogFile{Path: path, Rotation: config.Rotation{MaxSizeMB: 1}}, true)
+		log, closer, err := openLog(config.LogFile{Path: path, Rotation: config.Rotation{MaxSizeMB: 1}}, true, false)
 		if err != nil {
 			t.Fatal(err)
 		}

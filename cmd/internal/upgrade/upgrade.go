@@ -40,10 +40,11 @@ type Upgrader struct {
 }
 
 // New sets up upgrades for this process. timeout bounds how long a
-// successor may take to become ready before it is killed. Call it once,
-// before any listener is made.
-func New(timeout time.Duration) (*Upgrader, error) {
-	tf, err := tableflip.New(tableflip.Options{UpgradeTimeout: timeout})
+// successor may take to become ready before it is killed; pidFile, if not
+// empty, gets this process's pid once it is Ready. Call it once, before any
+// listener is made.
+func New(timeout time.Duration, pidFile string) (*Upgrader, error) {
+	tf, err := tableflip.New(tableflip.Options{UpgradeTimeout: timeout, PIDFile: pidFile})
 	if err != nil {
 		return nil, fmt.Errorf("set up upgrades: %w", err)
 	}
@@ -60,6 +61,11 @@ func New(timeout time.Duration) (*Upgrader, error) {
 
 // HasParent reports whether this daemon was started by an upgrade.
 func (u *Upgrader) HasParent() bool { return u.tf.HasParent() }
+
+// StartedByUpgrade reports, before New, whether this process was started
+// by an upgrade (tableflip marks its children with this variable), so a
+// first daemon can set up upgrades only once it knows it will run.
+func StartedByUpgrade() bool { return os.Getenv("TABLEFLIP_HAS_PARENT_7DIU3") != "" }
 
 // Listen returns the listener for network and addr inherited from the
 // parent, or one made by listen. Every listener made here is handed to a

@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 
 // child is the successor: it reports and behaves as mode says.
 func child(mode string) int {
-	u, err := New(time.Minute)
+	u, err := New(time.Minute, "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
@@ -133,7 +133,7 @@ func waitGone(t *testing.T, pid int) {
 // succeeds: tableflip allows one Upgrader per process, and none after a
 // successful upgrade.
 func TestUpgrade(t *testing.T) {
-	u, err := New(3 * time.Second)
+	u, err := New(3*time.Second, "")
 	if err != nil {
 		t.Fatal(err)
 	}
