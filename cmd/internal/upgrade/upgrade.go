@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,21 +137,29 @@ func (u *Upgrader) Upgrade(onStep func(Step)) error {
 	case why != nil:
 		return why
 	}
-	return tableflipError(err)
+	return tableflipError(err, u.timeout)
 }
 
-// tableflipError names tableflip's refusals (it has no sentinel errors);
-// anything else is about the successor.
-func tableflipError(err error) error {
-	switch err.Error() {
-	case "process is not ready yet":
+// tableflipError names tableflip's refusals (it has no sentinel errors)
+// and says its failures about the successor in one plain line.
+func tableflipError(err error, timeout time.Duration) error {
+	msg := err.Error()
+	switch {
+	case msg == "process is not ready yet":
 		return ErrNotServing
-	case "parent hasn't exited":
+	case msg == "parent hasn't exited":
 		return ErrPreviousDraining
-	case "upgrade in progress":
+	case msg == "upgrade in progress":
 		return ErrInProgress
+	case strings.HasPrefix(msg, "new child ") && strings.HasSuffix(msg, " timed out"):
+		return fmt.Errorf("the new daemon (%s) was not ready within %s and was killed",
+			strings.TrimSuffix(strings.TrimPrefix(msg, "new child "), " timed out"), timeout)
+	case strings.HasPrefix(msg, "can't start child: "):
+		return fmt.Errorf("the new daemon did not start: %s", strings.TrimPrefix(msg, "can't start child: "))
+	case strings.HasPrefix(msg, "child "):
+		return fmt.Errorf("the new daemon (%s", strings.Replace(strings.TrimPrefix(msg, "child "), " exited", ") exited", 1))
 	}
-	return fmt.Errorf("the new daemon %s", err)
+	return fmt.Errorf("the new daemon: %s", msg)
 }
 
 // How long Upgrade reads the successor's last steps once tableflip has

@@ -184,7 +184,7 @@ func TestUpgrade(t *testing.T) {
 			t.Fatalf("second Upgrade = %v, want ErrInProgress", err)
 		}
 		err := <-done
-		if err == nil || !strings.Contains(err.Error(), "timed out") {
+		if err == nil || !strings.Contains(err.Error(), "was not ready within 3s and was killed") {
 			t.Fatalf("Upgrade = %v, want a timeout", err)
 		}
 		waitGone(t, started.PID)
