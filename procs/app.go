@@ -40,6 +40,9 @@ type app struct {
 	// an update): nothing will take over its clients, so draining instances
 	// get stop_signal at once instead of waiting for drain_timeout.
 	hurry chan struct{}
+	// leaving: the app is ending (terminate or handover); the loop ends
+	// once no instance is left. Loop-owned.
+	leaving bool
 
 	// ---- owned by appLoop ----
 	cfg         config.App // config for the next instance
@@ -198,14 +201,9 @@ func (a *app) status() (AppStatus, error) {
 }
 
 // terminating reports whether the app was terminated (see doTerminate).
-func (a *app) terminating() bool {
-	select {
-	case <-a.hurry:
-		return true
-	default:
-		return false
-	}
-}
+// terminating: the app is ending (Shutdown, removal, Handover); its loop
+// ends once no instance is left.
+func (a *app) terminating() bool { return a.leaving }
 
 func (a *app) idle() bool {
 	return a.serving == nil && a.attempt == nil && len(a.retired) == 0

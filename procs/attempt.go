@@ -24,7 +24,7 @@ func (a *app) launch() {
 	}
 	cfg := a.cfg
 	if at.front == nil && cfg.ExternalAddr() != a.front.key.addr {
-		f, err := openFront(&cfg, a.logger)
+		f, err := openFront(&cfg, a.logger, a.d.listen, false)
 		if err != nil {
 			a.giveUp(err) // a bind error does not go away by retrying
 			return

@@ -3,6 +3,7 @@ package procs
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,7 +30,7 @@ func buildCommand(app *config.App, port int) (*exec.Cmd, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	setDeathSignal(cmd.SysProcAttr)
 
-	env := os.Environ()
+	env := daemonEnviron()
 	if app.User != "" {
 		id, err := lookupUser(app.User)
 		if err != nil {
@@ -65,4 +66,14 @@ func dedupEnv(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// daemonEnviron is gracevisord's environment without what is meant for
+// gracevisord alone: systemd's NOTIFY_SOCKET (an app must not speak for
+// the service, which allows any of its processes to notify so that a new
+// daemon can take over) and tableflip's upgrade marker.
+func daemonEnviron() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "NOTIFY_SOCKET=") || strings.HasPrefix(kv, "TABLEFLIP_HAS_PARENT_")
+	})
 }

@@ -86,4 +86,15 @@
 //
 // Internal ports come from a ports.Allocator, which keeps ports held by
 // instances of an older port_range off-limits after the range changes.
+//
+// # Taking over and handing over
+//
+// A daemon that replaces a running one (see cmd/internal/upgrade) calls
+// TakeOver before Start: its external listeners come from a hook (inherited
+// sockets), each app's listener accepts only once the app's first instance
+// serves (until then the previous daemon takes every client), and Start
+// fails if any app's first instance does. The daemon it replaced calls
+// Handover: listeners close at once (the sockets live on in the successor),
+// each proxy keeps serving the connections it has until they end or
+// drain_timeout passes, then the instances are stopped.
 package procs

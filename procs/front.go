@@ -29,6 +29,7 @@ type front struct {
 	ln     net.Listener // owned here: closing it ends Serve without touching open connections
 	proxy  *l4proxy.Proxy
 	served chan struct{} // closed when Serve has returned
+	gate   chan struct{} // a gated listener's (see TakeOver): closed by accept; nil if none
 }
 
 // frontKey is what a front is built from.
@@ -69,14 +70,25 @@ func (f *front) setLimits(cfg *config.App) {
 // own proxy (l4proxy's listener carries the proxy's client keepalive on the
 // listening socket, which accepted connections inherit). It is not serving
 // yet; its proxy has no backend, so early clients wait up to connect_timeout.
-func openFront(cfg *config.App, logger *slog.Logger) (*front, error) {
+func openFront(cfg *config.App, logger *slog.Logger, listen ListenFunc, gated bool) (*front, error) {
 	f := &front{
 		key:    keyOf(cfg),
 		proxy:  &l4proxy.Proxy{Logger: logger.With("app", cfg.Name)},
 		served: make(chan struct{}),
 	}
 	f.proxy.SetLimits(f.key.limits)
-	ln, err := f.proxy.Listen(context.Background(), cfg.ExternalAddr())
+	bind := func() (net.Listener, error) { return f.proxy.Listen(context.Background(), cfg.ExternalAddr()) }
+	var ln net.Listener
+	var err error
+	if listen != nil {
+		ln, err = listen(cfg.ExternalAddr(), bind)
+	} else {
+		ln, err = bind()
+	}
+	if err == nil && gated {
+		f.gate = make(chan struct{})
+		ln = &gatedListener{Listener: ln, open: f.gate, closed: make(chan struct{})}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", cfg.Name, cfg.ExternalAddr(), err)
 	}
@@ -114,4 +126,41 @@ func closeFront(ctx context.Context, f *front, until <-chan struct{}, wg *sync.W
 	defer cancel()
 	_ = f.proxy.Shutdown(sctx)
 	<-f.served
+}
+
+// accept lets a gated front's listener accept (the app serves now); for
+// any other front it does nothing. Runs on appLoop.
+func (f *front) accept() {
+	if f.gate == nil {
+		return
+	}
+	select {
+	case <-f.gate:
+	default:
+		close(f.gate)
+	}
+}
+
+// gatedListener holds Accept until open is closed, so a daemon taking over
+// leaves every client to its predecessor until the app serves here; closing
+// it before then ends a waiting Accept as a closed listener would.
+type gatedListener struct {
+	net.Listener
+	open   <-chan struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (g *gatedListener) Accept() (net.Conn, error) {
+	select {
+	case <-g.open:
+	case <-g.closed:
+		return nil, net.ErrClosed
+	}
+	return g.Listener.Accept()
+}
+
+func (g *gatedListener) Close() error {
+	g.once.Do(func() { close(g.closed) })
+	return g.Listener.Close()
 }

@@ -32,6 +32,10 @@ type deps struct {
 	logger *slog.Logger
 	timing timing
 	events eventHook // see Supervisor.SetEventHook
+	// listen makes external listeners (nil: bind them); acceptWhenReady
+	// holds each app's listener until the app serves. See TakeOver.
+	listen          ListenFunc
+	acceptWhenReady bool
 }
 
 // An instance is one process of an app, listening on its own internal port.

@@ -83,6 +83,10 @@ func (a *app) handle(m message) {
 		a.send(m.ack, outcome{})
 	case terminateReq:
 		a.doTerminate()
+	case handoverReq:
+		a.doHandover()
+	case drained:
+		a.doTerminate()
 	case exited:
 		a.onExit(m.in)
 	case ready:

@@ -95,7 +95,10 @@ func (a *app) doStop(done chan struct{}) {
 // Unlike doStop it does not wait for connections to drain: every instance
 // gets stop_signal at once (see hurry).
 func (a *app) doTerminate() {
-	if !a.terminating() {
+	a.leaving = true
+	select {
+	case <-a.hurry:
+	default:
 		close(a.hurry)
 	}
 	_ = a.front.ln.Close() // stop accepting first

@@ -21,6 +21,7 @@ func (a *app) adopt(at *attempt) {
 	} else {
 		a.front.setLimits(&m.in.cfg) // connect_timeout, max_connections come with the instance
 		a.front.proxy.Switch(m.in.backend)
+		a.front.accept() // a gated front (TakeOver) accepts from its first instance on
 	}
 	prev := a.serving
 	if prev != nil {

@@ -29,6 +29,7 @@ type Supervisor struct {
 	apps    map[string]*app
 	started bool
 	shut    bool
+	strict  bool // Start fails if an app's first try does (TakeOver)
 	// adds are the apps an Update is adding, in config order, while it
 	// runs: they are not in configs until it returns, nor in apps until bound.
 	adds []*addition
@@ -79,7 +80,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 
 	fronts := make([]*front, 0, len(cfgs))
 	for i := range cfgs {
-		f, err := openFront(&cfgs[i], s.logger)
+		f, err := openFront(&cfgs[i], s.logger, s.d.listen, s.d.acceptWhenReady)
 		if err != nil {
 			for _, f := range fronts {
 				f.ln.Close()
@@ -115,15 +116,22 @@ func (s *Supervisor) startAll(ctx context.Context, apps []*app) error {
 			return ctx.Err()
 		}
 	}
+	var failed []error
 	for i, a := range apps {
 		select {
 		case o := <-replies[i]:
-			if o.err != nil {
+			switch {
+			case o.err != nil && s.strict:
+				failed = append(failed, fmt.Errorf("%s: %w", a.name, o.err))
+			case o.err != nil:
 				s.logger.Error("first start failed; retrying in the background", "app", a.name, "err", o.err)
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: %w", errFirstStart, errors.Join(failed...))
 	}
 	return nil
 }
@@ -134,6 +142,12 @@ func (s *Supervisor) startAll(ctx context.Context, apps []*app) error {
 // and remaining instances are SIGKILLed at once; Shutdown then returns
 // ctx.Err() after they have exited. Calling it again is a no-op.
 func (s *Supervisor) Shutdown(ctx context.Context) error {
+	return s.end(ctx, terminateReq{})
+}
+
+// end sends every app msg (terminate or handover), waits until each has
+// ended and releases everything; the first call wins.
+func (s *Supervisor) end(ctx context.Context, msg message) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	s.mu.Lock()
@@ -145,17 +159,18 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 	s.shut = true
 	apps := s.appList()
 	s.mu.Unlock()
-	s.terminate(ctx, apps)
+	s.terminate(ctx, apps, msg)
 	s.d.sys.close()
 	return ctx.Err()
 }
 
-// terminate stops apps in parallel and waits until each loop has ended.
-func (s *Supervisor) terminate(ctx context.Context, apps []*app) {
+// terminate sends apps msg (terminateReq, or handoverReq) in parallel and
+// waits until each loop has ended.
+func (s *Supervisor) terminate(ctx context.Context, apps []*app, msg message) {
 	for _, a := range apps {
 		stop := context.AfterFunc(ctx, a.abortNow)
 		defer stop()
-		a.post(terminateReq{})
+		a.post(msg)
 	}
 	for _, a := range apps {
 		<-a.finished

@@ -45,7 +45,7 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 
 	// A shutdown that cancels ctx meanwhile must not turn the graceful stop
 	// of removed apps into an immediate SIGKILL.
-	s.terminate(context.WithoutCancel(ctx), gone)
+	s.terminate(context.WithoutCancel(ctx), gone, terminateReq{})
 	errs := s.reloadChanged(ctx, cfg, ch.Changed)
 	failed, err := s.addApps(ctx, cfg, ch.Added)
 	errs = append(errs, err)
@@ -93,7 +93,7 @@ func (s *Supervisor) addApps(ctx context.Context, cfg *config.Config, names []st
 	var apps []*app
 	for _, name := range names {
 		c := *cfg.App(name)
-		f, err := openFront(&c, s.logger)
+		f, err := openFront(&c, s.logger, s.d.listen, false)
 		if err != nil {
 			s.settleAdd(name, nil)
 			errs = append(errs, err)

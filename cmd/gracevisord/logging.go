@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"gopkg.in/natefinch/lumberjack.v2"
@@ -23,22 +24,79 @@ import (
 // exited): its errors are ignored, it is written after the file, and a
 // broken pipe on it must not kill the daemon (and with it, through
 // Pdeathsig, every app), so SIGPIPE is caught.
-func openLog(lf config.LogFile, alsoStderr bool) (*slog.Logger, io.Closer, error) {
+//
+// Every line carries the daemon's pid (daemon_pid): during an upgrade two daemons write
+// the same file. paused starts with rotation paused (see daemonLog).
+func openLog(lf config.LogFile, alsoStderr, paused bool) (*slog.Logger, *daemonLog, error) {
 	catchSIGPIPE()
 	if err := checkWritable(lf.Path); err != nil {
 		return nil, nil, err
 	}
-	rot := &lumberjack.Logger{
+	dl := &daemonLog{rot: &lumberjack.Logger{
 		Filename:   lf.Path,
 		MaxSize:    lf.MaxSizeMB,
 		MaxBackups: lf.MaxBackups,
 		MaxAge:     lf.MaxAgeDays,
+	}}
+	if paused {
+		dl.Pause()
 	}
-	var w io.Writer = rot
+	var w io.Writer = dl
 	if alsoStderr {
-		w = teeWriter{main: rot, copy: os.Stderr}
+		w = teeWriter{main: dl, copy: os.Stderr}
 	}
-	return slog.New(slog.NewTextHandler(w, nil)), rot, nil
+	return slog.New(slog.NewTextHandler(w, nil)).With("daemon_pid", os.Getpid()), dl, nil
+}
+
+// daemonLog is the daemon's log file: rotated by lumberjack, except while
+// paused, when each line is appended (O_APPEND, one write per line) to the
+// file as it is. Two daemons append to it during an upgrade; neither
+// rotates then, so no line is lost, torn or written twice. Safe for
+// concurrent use.
+type daemonLog struct {
+	mu     sync.Mutex // guards the fields below
+	rot    *lumberjack.Logger
+	direct *os.File // non-nil while paused
+}
+
+func (l *daemonLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.direct != nil {
+		return l.direct.Write(p)
+	}
+	return l.rot.Write(p)
+}
+
+// Pause stops rotating: lines are appended to the file from now on. If
+// the file cannot be opened, rotation goes on (lumberjack also appends).
+func (l *daemonLog) Pause() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.direct != nil {
+		return
+	}
+	f, err := os.OpenFile(l.rot.Filename, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	l.rot.Close() // reopened, appending, by its next write
+	l.direct = f
+}
+
+// Resume rotates again.
+func (l *daemonLog) Resume() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.direct != nil {
+		l.direct.Close()
+		l.direct = nil
+	}
+}
+
+func (l *daemonLog) Close() error {
+	l.Resume()
+	return l.rot.Close()
 }
 
 // teeWriter writes to main, then to copy, whose errors are ignored.

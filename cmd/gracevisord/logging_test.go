@@ -20,7 +20,7 @@ const (
 
 // logToBrokenStderr is the child: it logs three lines with --log-stderr.
 func logToBrokenStderr() int {
-	log, closer, err := openLog(config.LogFile{Path: os.Getenv(envLogFile), Rotation: config.Rotation{MaxSizeMB: 1}}, true)
+	log, closer, err := openLog(config.LogFile{Path: os.Getenv(envLogFile), Rotation: config.Rotation{MaxSizeMB: 1}}, true, false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

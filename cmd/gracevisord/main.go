@@ -10,14 +10,21 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gracevisor/gracevisor/cmd/internal/apiserver"
 	"github.com/gracevisor/gracevisor/cmd/internal/daemon"
+	"github.com/gracevisor/gracevisor/cmd/internal/upgrade"
 	"github.com/gracevisor/gracevisor/config"
 )
 
-// version is set at build time: -ldflags "-X main.version=...".
-var version = "dev"
+// version and buildID are set at build time: -ldflags "-X main.version=...
+// -X main.buildID=...". Without a build id, the VCS revision Go recorded is
+// used (see buildIdentity).
+var (
+	version = "dev"
+	buildID = ""
+)
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -28,6 +35,7 @@ type options struct {
 	confDir   string
 	logStderr bool
 	version   bool
+	pidFile   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -37,6 +45,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.confDir, "conf", config.DefaultDir, "config directory holding gracevisor.yaml")
 	fs.BoolVar(&o.logStderr, "log-stderr", false, "also write the daemon's log to stderr (default when stderr is a terminal)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.StringVar(&o.pidFile, "pidfile", "", "write the daemon's pid to this file once it serves (a daemon started by an upgrade rewrites it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -47,9 +56,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// run is gracevisord; it returns the exit code: 0 after a clean shutdown,
-// 1 when the config is invalid or start-up or serving failed, 2 on bad flags.
+// run is gracevisord; it returns the exit code: 0 after a clean shutdown
+// (or a hand-over to a successor), 1 when the config is invalid or start-up
+// or serving failed, 2 on bad flags.
 func run(args []string, stdout, stderr io.Writer) int {
+	started := time.Now()
 	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -58,23 +69,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if opts.version {
-		fmt.Fprintln(stdout, "gracevisord", version)
+		fmt.Fprintf(stdout, "gracevisord %s (build %s)\n", version, buildIdentity())
 		return 0
 	}
-	cfg, err := config.Load(opts.confDir)
-	if err != nil {
-		printLines(stderr, err)
+	cfg, cfgErr := config.Load(opts.confDir)
+	var up upgrader
+	if upgrade.StartedByUpgrade() { // set up at once: its parent waits for a word
+		if up, err = newUpgrader(cfg, opts.pidFile); err != nil {
+			fmt.Fprintf(stderr, "gracevisord: %v\n", err)
+			return 1
+		}
+	}
+	if cfgErr != nil {
+		up.failed(cfgErr)
+		printLines(stderr, cfgErr)
 		return 1
 	}
 	toStderr := opts.logStderr || isTerminal(os.Stderr)
-	logger, logFile, err := openLog(cfg.Log, toStderr)
+	logger, logFile, err := openLog(cfg.Log, toStderr, up.hasParent())
 	if err != nil {
+		up.failed(err)
 		fmt.Fprintf(stderr, "gracevisord: %v\n", err)
 		return 1
 	}
 	defer logFile.Close()
 	sec, err := apiserver.NewSecurity(context.Background(), cfg.RPC, logger)
 	if err != nil {
+		up.failed(err)
 		logger.Error("gracevisord refused to start", "err", err)
 		if !toStderr {
 			fmt.Fprintf(stderr, "gracevisord: %v\n", err)
@@ -82,11 +103,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	warnPlatform(logger)
+	if up.u == nil { // a first daemon: set up upgrades before anything listens
+		if up, err = newUpgrader(cfg, opts.pidFile); err != nil {
+			logger.Error("gracevisord refused to start", "err", err)
+			return 1
+		}
+	}
 	// Subscribe before anything starts, so an early SIGTERM still stops apps.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
-	err = daemon.Run(daemon.Options{Dir: opts.confDir, Config: cfg, Log: logger, Security: sec, Version: version, Signals: sigs})
+	err = daemon.Run(daemon.Options{
+		Dir: opts.confDir, Config: cfg, Log: logger, Security: sec, Version: version, Signals: sigs,
+		Upgrader: up.u, BuildID: buildIdentity(), Started: started, LogRotation: logFile,
+	})
 	if err != nil {
 		logger.Error("gracevisord failed", "err", err)
 		if !toStderr {

@@ -16,7 +16,7 @@ func runDaemon(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestFlags(t *testing.T) {
-	if code, out, _ := runDaemon(t, "--version"); code != 0 || out != "gracevisord "+version+"\n" {
+	if code, out, _ := runDaemon(t, "--version"); code != 0 || out != "gracevisord "+version+" (build "+buildIdentity()+")\n" {
 		t.Errorf("--version: %d %q", code, out)
 	}
 	if code, _, _ := runDaemon(t, "--help"); code != 0 {

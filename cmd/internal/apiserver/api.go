@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gracevisor/gracevisor/cmd/internal/web"
 	"github.com/gracevisor/gracevisor/procs"
@@ -48,6 +49,27 @@ type API struct {
 
 	// Refusals logs and counts refused requests; nil logs each one to log.
 	Refusals *RefusalLog
+
+	// Daemon says who the daemon is and what it does (GET /healthz,
+	// GET /api/v1/version); its State may be nil (always serving).
+	Daemon Identity
+	// Upgrade replaces the daemon with a new one (POST /api/v1/upgrade),
+	// passing each step to onEvent; nil = no such route.
+	Upgrade func(onEvent func(api.UpgradeEvent)) (api.UpgradeResult, error)
+}
+
+// Identity is the daemon's side of GET /api/v1/version.
+type Identity struct {
+	BuildID   string
+	StartedAt time.Time
+	State     func() api.DaemonState
+}
+
+func (id Identity) state() api.DaemonState {
+	if id.State == nil {
+		return api.DaemonServing
+	}
+	return id.State()
 }
 
 // refusalLog returns where refusals go: a.Refusals, or one that logs
@@ -72,6 +94,10 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/update", a.mutating(a.handleUpdate))
 	mux.HandleFunc("POST /api/v1/shutdown", a.mutating(a.handleShutdown))
 	mux.HandleFunc("GET /api/v1/version", a.handleVersion)
+	mux.HandleFunc("GET "+api.PathHealth, a.handleHealth)
+	if a.Upgrade != nil {
+		mux.HandleFunc("POST "+api.PathUpgrade, a.mutating(a.handleUpgrade))
+	}
 	if a.Metrics != nil {
 		mux.Handle("GET /metrics", a.Metrics)
 	}

@@ -1,9 +1,11 @@
 package apiserver
 
 import (
+	"fmt"
 	"github.com/gracevisor/gracevisor/cmd/internal/api"
 	"github.com/gracevisor/gracevisor/cmd/internal/reply"
 	"net/http"
+	"os"
 	"runtime"
 )
 
@@ -38,5 +40,24 @@ func (a *API) handleShutdown(w http.ResponseWriter, r *http.Request) {
 
 // handleVersion serves GET /api/v1/version.
 func (a *API) handleVersion(w http.ResponseWriter, r *http.Request) {
-	reply.JSON(w, http.StatusOK, api.Version{Version: a.Version, Go: runtime.Version()})
+	reply.JSON(w, http.StatusOK, api.Version{
+		Version: a.Version, Go: runtime.Version(), BuildID: a.Daemon.BuildID,
+		PID: os.Getpid(), StartedAt: a.Daemon.StartedAt, State: a.Daemon.state(),
+	})
+}
+
+// handleHealth serves GET /healthz for balancers: 200 while the daemon
+// accepts clients, 503 once it is on its way out (draining after an
+// upgrade, or stopping), so that new connections go to other hosts first.
+// The body is the state, one word and a newline.
+func (a *API) handleHealth(w http.ResponseWriter, r *http.Request) {
+	state := a.Daemon.state()
+	code := http.StatusOK
+	if state == api.DaemonDraining || state == api.DaemonStopping {
+		code = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	fmt.Fprintln(w, state)
 }

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 	"github.com/gracevisor/gracevisor/cmd/internal/reply"
 	"net/http"
 	"net/url"
@@ -53,9 +54,10 @@ func (s *Security) refusal(r *http.Request, p peer) (code int, reason, msg strin
 }
 
 // publicPath reports whether a path is the status page or one of its static
-// files: they hold no data, and the page must load to ask for the token.
+// files (they hold no data, and the page must load to ask for the token),
+// or /healthz, which says only whether the daemon accepts, for balancers.
 func publicPath(p string) bool {
-	return p == "/" || strings.HasPrefix(p, "/static/")
+	return p == "/" || p == api.PathHealth || strings.HasPrefix(p, "/static/")
 }
 
 // bearer extracts the token from an Authorization header.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gracevisor/gracevisor/config"
@@ -16,24 +17,61 @@ import (
 // Listen opens the control API's listeners: TCP on rpc.host:rpc.port
 // unless the port is 0, and the unix socket when rpc.socket is set. On
 // error, whatever was opened is closed again.
-func Listen(rpc config.RPC) ([]net.Listener, error) {
+func Listen(rpc config.RPC, inherit Inherit) ([]net.Listener, error) {
+	if inherit == nil {
+		inherit = bindNew
+	}
 	var lns []net.Listener
 	if rpc.TCP() {
-		ln, err := net.Listen("tcp", rpc.Addr())
+		ln, err := inherit("tcp", rpc.Addr(), func() (net.Listener, error) { return net.Listen("tcp", rpc.Addr()) })
 		if err != nil {
 			return nil, err
 		}
 		lns = append(lns, ln)
 	}
 	if rpc.Socket != "" {
-		ln, err := listenSocket(rpc)
+		ln, err := inherit("unix", rpc.Socket, func() (net.Listener, error) { return listenSocket(rpc) })
 		if err != nil {
 			CloseAll(lns)
 			return nil, err
 		}
+		if ul, ok := ln.(*net.UnixListener); ok { // inherited from the daemon this one replaces
+			ln, err = adoptSocket(ul, rpc.Socket)
+			if err != nil {
+				CloseAll(append(lns, ul))
+				return nil, err
+			}
+		}
 		lns = append(lns, ln)
 	}
 	return lns, nil
+}
+
+// Inherit returns the listener for network and addr that a previous daemon
+// handed over, or the one bind makes (see cmd/internal/upgrade).
+type Inherit func(network, addr string, bind func() (net.Listener, error)) (net.Listener, error)
+
+func bindNew(_, _ string, bind func() (net.Listener, error)) (net.Listener, error) { return bind() }
+
+// adoptSocket takes over the rpc.socket a previous daemon placed: this
+// daemon now removes its file at the end, if it is still that file.
+func adoptSocket(ln *net.UnixListener, path string) (net.Listener, error) {
+	ln.SetUnlinkOnClose(false)
+	placed, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("rpc.socket %s: %w", path, err)
+	}
+	return &socketListener{UnixListener: ln, path: path, placed: placed}, nil
+}
+
+// HandedOver marks lns as handed to a successor daemon: closing them then
+// leaves the rpc.socket file in place, for the successor serves on it.
+func HandedOver(lns []net.Listener) {
+	for _, ln := range lns {
+		if sl, ok := ln.(*socketListener); ok {
+			sl.keep.Store(true)
+		}
+	}
 }
 
 func CloseAll(lns []net.Listener) {
@@ -125,11 +163,15 @@ type socketListener struct {
 	path   string
 	placed os.FileInfo
 	once   sync.Once
+	keep   atomic.Bool // handed over: leave the file (HandedOver)
 }
 
 func (l *socketListener) Close() error {
 	err := l.UnixListener.Close()
 	l.once.Do(func() {
+		if l.keep.Load() {
+			return
+		}
 		if fi, err := os.Stat(l.path); err == nil && os.SameFile(fi, l.placed) {
 			os.Remove(l.path)
 		}

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gracevisor/gracevisor/cmd/internal/apiserver"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
+	"github.com/gracevisor/gracevisor/cmd/internal/apiserver"
 	"github.com/gracevisor/gracevisor/cmd/internal/sdnotify"
+	"github.com/gracevisor/gracevisor/cmd/internal/upgrade"
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/procs"
 )
@@ -38,6 +41,11 @@ type runner struct {
 	shutdownReq chan struct{} // API asks to shut down; buffered, never closed
 	serveErr    chan error    // the API server stopped on its own
 	stopped     chan struct{} // closed once every app has stopped
+
+	up          *upgrade.Upgrader // nil: no upgrades
+	state       daemonState
+	upgrades    sync.WaitGroup // SIGUSR2 upgrades in flight
+	logRotation LogRotation
 }
 
 // Options are what Run needs from main.
@@ -47,11 +55,26 @@ type Options struct {
 	Log      *slog.Logger
 	Security *apiserver.Security // the control API's access policy
 	Version  string              // of this gracevisord
-	// Signals receives SIGTERM, SIGINT (shut down) and SIGHUP (update);
-	// main subscribes it before anything starts, so an early SIGTERM still
-	// stops apps. Run also puts back signals it must handle later, so it
-	// needs a buffered channel it may send on.
+	// Signals receives SIGTERM, SIGINT (shut down), SIGHUP (update) and
+	// SIGUSR2 (upgrade); main subscribes it before anything starts, so an
+	// early SIGTERM still stops apps. Run also puts back signals it must
+	// handle later, so it needs a buffered channel it may send on.
 	Signals chan os.Signal
+
+	// Upgrader hands every listener to a successor daemon, and takes them
+	// from the predecessor that started this one; nil: no upgrades.
+	Upgrader *upgrade.Upgrader
+	BuildID  string    // of this gracevisord
+	Started  time.Time // when this process started
+	// LogRotation pauses the daemon log's rotation while two daemons
+	// append to it; nil: nothing to pause.
+	LogRotation LogRotation
+}
+
+// LogRotation pauses and resumes the rotation of the daemon's log.
+type LogRotation interface {
+	Pause()
+	Resume()
 }
 
 // Run binds the control API, starts the supervisor, then serves the API
@@ -74,10 +97,17 @@ func Run(o Options) error {
 		serveErr:    make(chan error, 1),
 		stopped:     make(chan struct{}),
 	}
-	lns, err := apiserver.Listen(cfg.RPC)
-	if err != nil {
-		return fmt.Errorf("control API: %w", err)
+	r.up, r.logRotation = o.Upgrader, o.LogRotation
+	var listen apiserver.Inherit
+	if r.up != nil {
+		listen = inherit(r.up)
+		r.up.Progress(upgrade.Step{Kind: upgrade.StepStarted, PID: os.Getpid(), Version: o.Version})
 	}
+	lns, err := apiserver.Listen(cfg.RPC, listen)
+	if err != nil {
+		return r.failed(fmt.Errorf("control API: %w", err))
+	}
+	raw := lns // handed over as they are; served through the cap
 	maxConns := apiserver.ConnCap(cfg.RPC.MaxConnections, nofile)
 	lns = apiserver.LimitListeners(lns, maxConns)
 	r.refusals = apiserver.NewRefusalLog(log)
@@ -86,10 +116,14 @@ func Run(o Options) error {
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r.sup = procs.New(cfg, log)
+	r.takeListeners(listen)
 	r.d = newDaemon(o.Dir, cfg, r.sup, log)
 	r.ops = startOps(r.d, r.sup, log, o.Version, r.refusals.Collector())
 	defer r.ops.stop() // after the apps have stopped: their last alerts still go out
 	if err := r.start(base); err != nil {
+		if r.up != nil && r.up.HasParent() {
+			r.up.Failed(fmt.Errorf("start: %w", err)) // before the stop: the parent waits for it
+		}
 		apiserver.CloseAll(lns)
 		r.stopApps()
 		if errors.Is(err, errStartInterrupted) {
@@ -97,7 +131,7 @@ func Run(o Options) error {
 		}
 		return fmt.Errorf("start: %w", err)
 	}
-	srv := r.newServer(base)
+	srv := r.newServer(base, o)
 	var apiAddrs []string
 	for _, ln := range lns {
 		go apiserver.Serve(srv, ln, r.serveErr)
@@ -107,18 +141,112 @@ func Run(o Options) error {
 		apiAddrs[len(apiAddrs)-1] = "unix:" + cfg.RPC.Socket
 	}
 	log.Info("gracevisord started", "version", o.Version, "conf", cfg.File, "api", apiAddrs,
-		"api_max_connections", maxConns, "apps", len(cfg.Apps))
-	r.ops.notify(sdnotify.Ready)
+		"api_max_connections", maxConns, "apps", len(cfg.Apps), "upgraded_from_a_running_daemon", r.up != nil && r.up.HasParent())
+	r.ready()
 
-	loopErr := r.loop(base)
+	handover, loopErr := r.loop(base)
+	if handover {
+		r.handOver(cancel, srv, raw)
+		return nil
+	}
+	r.state.set(api.DaemonStopping)
 	r.ops.notify(sdnotify.Stopping)
 	cancel() // ends log follows, refuses new operations
+	if r.up != nil {
+		r.up.Stop() // an upgrade under way ends: its new daemon is killed
+	}
 	r.stopApps()
 	close(r.stopped)
 	r.stopAPI(srv)
 	r.updates.Wait()
+	r.upgrades.Wait()
 	log.Info("gracevisord stopped")
 	return loopErr
+}
+
+// failed reports a start-up failure to the daemon that is upgrading to
+// this one, if any, and returns err.
+func (r *runner) failed(err error) error {
+	if r.up != nil && r.up.HasParent() {
+		r.up.Failed(err)
+	}
+	return err
+}
+
+// takeListeners makes the apps' listeners come through the upgrader, so
+// they can be handed over; a daemon started by an upgrade takes them over
+// (see procs.Supervisor.TakeOver).
+func (r *runner) takeListeners(listen apiserver.Inherit) {
+	if listen == nil {
+		return
+	}
+	hook := func(addr string, bind func() (net.Listener, error)) (net.Listener, error) {
+		return listen("tcp", addr, bind)
+	}
+	if r.up.HasParent() {
+		r.sup.TakeOver(hook)
+	} else {
+		r.sup.SetListen(hook)
+	}
+}
+
+// ready tells systemd and, after an upgrade, the previous daemon that this
+// one serves. A daemon started by an upgrade is the service's main process
+// from now on (MAINPID), and rotates its log only once its predecessor is
+// gone.
+func (r *runner) ready() {
+	if r.up == nil || !r.up.HasParent() {
+		if r.up != nil {
+			r.up.Ready() // writes nothing to anybody in a first daemon; can't fail
+		}
+		r.ops.notify(sdnotify.Ready)
+		return
+	}
+	for _, st := range r.statusOrNil() {
+		r.up.Progress(upgrade.Step{Kind: upgrade.StepAppReady, App: st.Name})
+	}
+	if err := r.up.Ready(); err != nil {
+		r.log.Error("could not tell the previous daemon that this one serves", "err", err)
+	}
+	r.ops.notify(sdnotify.ReadyAsMain())
+	r.upgrades.Add(1)
+	go r.rotateOncePredecessorGone()
+}
+
+func (r *runner) statusOrNil() []procs.AppStatus {
+	st, _ := r.sup.Status()
+	return st
+}
+
+// rotateOncePredecessorGone resumes the log's rotation (main starts a
+// daemon started by an upgrade with it paused) once the previous daemon
+// has exited: rotation never runs in two daemons at once.
+func (r *runner) rotateOncePredecessorGone() {
+	defer r.upgrades.Done()
+	if err := r.up.WaitForParent(context.Background()); err != nil {
+		r.log.Warn("the previous daemon ended badly", "err", err)
+	}
+	if r.logRotation != nil {
+		r.logRotation.Resume()
+	}
+	r.log.Info("the previous daemon has exited")
+}
+
+// handOver ends this daemon after a successor took over: the API stops (the
+// upgrade request in flight is answered first; the rpc.socket file stays,
+// the successor serves on it), every app stops accepting, its connections
+// finish (drain_timeout) and its instances stop. A second SIGTERM kills
+// what is left.
+func (r *runner) handOver(cancel context.CancelFunc, srv *http.Server, lns []net.Listener) {
+	r.state.set(api.DaemonDraining)
+	apiserver.HandedOver(lns)
+	cancel()
+	r.stopAPI(srv)
+	r.drainApps()
+	close(r.stopped)
+	r.updates.Wait()
+	r.upgrades.Wait()
+	r.log.Info("gracevisord handed over and stopped")
 }
 
 // errStartInterrupted means a shutdown signal arrived during start-up.
@@ -174,7 +302,7 @@ func (r *runner) requeue(sigs []os.Signal) {
 	}
 }
 
-func (r *runner) newServer(base context.Context) *http.Server {
+func (r *runner) newServer(base context.Context, o Options) *http.Server {
 	a := &apiserver.API{
 		Sup:             r.sup,
 		Update:          r.d.update,
@@ -187,6 +315,10 @@ func (r *runner) newServer(base context.Context) *http.Server {
 		Security:        r.sec,
 		Metrics:         r.ops.metrics,
 		Refusals:        r.refusals,
+		Daemon:          apiserver.Identity{BuildID: o.BuildID, StartedAt: o.Started, State: r.state.get},
+	}
+	if r.up != nil {
+		a.Upgrade = r.upgrade
 	}
 	return apiserver.NewServer(a.Handler(), r.log, apiserver.Limits{})
 }
@@ -199,24 +331,37 @@ func (r *runner) requestShutdown() {
 	}
 }
 
-// loop runs until a shutdown is asked for; SIGHUP starts an update.
-func (r *runner) loop(base context.Context) error {
+// loop runs until a shutdown is asked for (handover false) or a successor
+// has taken over (handover true); SIGHUP starts an update, SIGUSR2 an
+// upgrade.
+func (r *runner) loop(base context.Context) (handover bool, err error) {
+	var exit <-chan struct{} // closed once a successor serves
+	if r.up != nil {
+		exit = r.up.Exit()
+	}
 	for {
 		select {
 		case sig := <-r.sigs:
-			if sig == syscall.SIGHUP {
+			switch sig {
+			case syscall.SIGHUP:
 				r.updates.Add(1)
 				r.ops.beginReload() // counted now, so READY=1 waits for this one too
 				go r.updateOnSignal(base)
 				continue
+			case syscall.SIGUSR2:
+				r.upgrades.Add(1)
+				go r.upgradeOnSignal()
+				continue
 			}
 			r.log.Info("shutting down", "signal", sig.String())
-			return nil
+			return false, nil
+		case <-exit:
+			return true, nil
 		case <-r.shutdownReq:
 			r.log.Info("shutting down", "requested_by", "api")
-			return nil
+			return false, nil
 		case err := <-r.serveErr:
-			return fmt.Errorf("control API: %w", err)
+			return false, fmt.Errorf("control API: %w", err)
 		}
 	}
 }
@@ -259,6 +404,34 @@ func (r *runner) stopApps() {
 
 func shutdownSupervisor(ctx context.Context, sup *procs.Supervisor, done chan<- error) {
 	done <- sup.Shutdown(ctx)
+}
+
+// drainApps is stopApps after a hand-over: listeners close, connections
+// finish (drain_timeout), instances stop; a second SIGTERM/SIGINT kills
+// what is left.
+func (r *runner) drainApps() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go handOverSupervisor(ctx, r.sup, done)
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				r.log.Error("draining apps", "err", err)
+			}
+			return
+		case sig := <-r.sigs:
+			if sig != syscall.SIGHUP && sig != syscall.SIGUSR2 {
+				r.log.Warn("signal while draining: killing apps now", "signal", sig.String())
+				cancel()
+			}
+		}
+	}
+}
+
+func handOverSupervisor(ctx context.Context, sup *procs.Supervisor, done chan<- error) {
+	done <- sup.Handover(ctx)
 }
 
 // stopAPI lets in-flight requests finish (the shutdown request itself is

@@ -75,7 +75,7 @@ func TestReadyAfterLastQueuedUpdate(t *testing.T) {
 
 	r.d.updateMu.Lock() // the first update cannot finish before the second SIGHUP is queued
 	loopDone := make(chan error, 1)
-	go func() { loopDone <- r.loop(context.Background()) }()
+	go func() { _, err := r.loop(context.Background()); loopDone <- err }()
 	r.sigs <- syscall.SIGHUP
 	r.sigs <- syscall.SIGHUP
 	for i := range 2 {

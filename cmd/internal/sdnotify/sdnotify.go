@@ -2,54 +2,37 @@ package sdnotify
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
 )
 
 // systemd's notification protocol (sd_notify(3)): datagrams of
 // newline-separated VAR=value assignments sent to $NOTIFY_SOCKET.
 const (
-	Ready     = "READY=1"
-	Stopping  = "STOPPING=1"
-	reloading = "RELOADING=1"
+	Ready     = daemon.SdNotifyReady
+	Stopping  = daemon.SdNotifyStopping
+	reloading = daemon.SdNotifyReloading
 )
 
 // Notifier sends state changes to systemd when gracevisord runs as a
 // Type=notify service; without NOTIFY_SOCKET it does nothing. Safe for
 // concurrent use.
-type Notifier struct {
-	addr *net.UnixAddr // nil: not run by systemd
-}
+//
+// NOTIFY_SOCKET stays in gracevisord's environment, so that a successor
+// started by an upgrade (which inherits it) can tell systemd its pid; procs
+// keeps it out of the apps' environment.
+type Notifier struct{}
 
-// New reads NOTIFY_SOCKET and removes it from the environment,
-// so apps do not inherit gracevisord's socket.
-func New() *Notifier {
-	name := os.Getenv("NOTIFY_SOCKET")
-	os.Unsetenv("NOTIFY_SOCKET")
-	if name == "" {
-		return &Notifier{}
-	}
-	if name[0] == '@' { // abstract socket
-		name = "\x00" + name[1:]
-	}
-	return &Notifier{addr: &net.UnixAddr{Name: name, Net: "unixgram"}}
-}
+// New returns a Notifier for $NOTIFY_SOCKET.
+func New() *Notifier { return &Notifier{} }
 
 // Notify sends the assignments in one datagram; a no-op without systemd.
 func (n *Notifier) Notify(state string) error {
-	if n.addr == nil {
-		return nil
-	}
-	conn, err := net.DialUnix("unixgram", nil, n.addr)
-	if err != nil {
-		return fmt.Errorf("sd_notify: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(state)); err != nil {
+	if _, err := daemon.SdNotify(false, state); err != nil {
 		return fmt.Errorf("sd_notify: %w", err)
 	}
 	return nil
@@ -61,4 +44,10 @@ func Reloading() string {
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	usec := ts.Nano() / int64(time.Microsecond)
 	return reloading + "\nMONOTONIC_USEC=" + strconv.FormatInt(usec, 10)
+}
+
+// ReadyAsMain tells systemd this process is the service's main process
+// now, and ready: what a daemon started by an upgrade sends.
+func ReadyAsMain() string {
+	return "MAINPID=" + strconv.Itoa(os.Getpid()) + "\n" + Ready
 }

@@ -1,6 +1,7 @@
 package sdnotify
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,14 +11,18 @@ import (
 )
 
 // TestSDNotify: states reach the socket named by NOTIFY_SOCKET (a path or
-// an abstract name), which is then removed from the environment.
+// an abstract name), which stays in the environment for a successor daemon
+// (procs keeps it from the apps).
 func TestSDNotify(t *testing.T) {
 	for _, abstract := range []bool{false, true} {
 		conn, env := testutil.ListenNotify(t, abstract)
 		t.Setenv("NOTIFY_SOCKET", env)
 		n := New()
-		if v, ok := os.LookupEnv("NOTIFY_SOCKET"); ok {
-			t.Errorf("NOTIFY_SOCKET still set to %q: apps would inherit it", v)
+		if err := n.Notify(ReadyAsMain()); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := testutil.ReadDatagram(t, conn), fmt.Sprintf("MAINPID=%d\nREADY=1", os.Getpid()); got != want {
+			t.Errorf("abstract=%v: got %q, want %q", abstract, got, want)
 		}
 		if err := n.Notify(Ready); err != nil {
 			t.Fatal(err)

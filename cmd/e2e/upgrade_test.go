@@ -1,0 +1,182 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
+	"github.com/gracevisor/gracevisor/internal/testutil"
+)
+
+// TestUpgradeUnderLoad: clients on fresh connections run throughout; a
+// long-lived echo connection keeps echoing across an upgrade, and its old
+// daemon exits only once that client closes; then 9 more upgrades back to
+// back. No request fails, the pid changes every time, every old daemon
+// and its instances are gone after their drain.
+func TestUpgradeUnderLoad(t *testing.T) {
+	e := newEnv(t)
+	web := e.newApp("web", "")
+	echo := e.echoApp("echo") // drain_timeout 0: an old instance waits for its last client
+	e.writeConfig(web, echo)
+	u := e.spawnUpgradable()
+	l := startLoad(t, web.addr, 8)
+
+	stream := newStreamer(t, echo.addr)
+	first := u.pid()
+	o := u.upgrade()
+	if o.result == nil {
+		t.Fatalf("upgrade 1: %+v\n%s", o, u.output())
+	}
+	if want := []string{"started", "app_ready", "app_ready", "ready", "handover", "draining", "done"}; !slices.Equal(o.steps(), want) {
+		t.Fatalf("steps %v, want %v", o.steps(), want)
+	}
+	if o.result.OldPID != first || o.result.NewPID == first || u.pid() != o.result.NewPID {
+		t.Fatalf("result %+v; daemon now %d", o.result, u.pid())
+	}
+	stream.waitLines(t, stream.got.Load()+5) // still echoing, through the old daemon
+	if !testutil.Alive(first) {
+		t.Fatal("the old daemon exited with a client still connected")
+	}
+	stream.finish(t)
+	testutil.Eventually(t, 15*time.Second, "the old daemon to exit once its last client closed", func() bool { return !testutil.Alive(first) })
+
+	pids := []int{first, o.result.NewPID}
+	var took []time.Duration
+	for i := 2; i <= 10; i++ {
+		o := u.upgrade()
+		if o.result == nil {
+			t.Fatalf("upgrade %d: %+v\n%s", i, o, u.output())
+		}
+		if slices.Contains(pids, o.result.NewPID) {
+			t.Fatalf("upgrade %d: pid %d again", i, o.result.NewPID)
+		}
+		pids = append(pids, o.result.NewPID)
+		took = append(took, time.Duration(o.result.DurationMS*float64(time.Millisecond)))
+	}
+	rate := l.stop()
+	l.check(t)
+	t.Logf("%d requests at %.0f/s through 10 upgrades, 0 failed; upgrade took %v", l.ok.Load(), rate, took)
+	for _, pid := range pids[:len(pids)-1] {
+		testutil.Eventually(t, 15*time.Second, fmt.Sprintf("old daemon %d to exit", pid), func() bool { return !testutil.Alive(pid) })
+	}
+	if apps := runningDemoapps(); len(apps) != 2 {
+		t.Fatalf("%d demoapps run, want the 2 instances of the last daemon: %v", len(apps), apps)
+	}
+}
+
+// TestFailedUpgradeChangesNothing: whatever stops the new daemon from
+// taking over, the upgrade answers with its error, and the old daemon and
+// its instances serve on, under load, without a failed request.
+func TestFailedUpgradeChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	web := e.newApp("web", "")
+	e.writeConfig(web)
+	u := e.spawnUpgradable()
+	l := startLoad(t, web.addr, 4)
+	pid, instance := u.pid(), pidBehind(t, web.addr)
+	good, err := os.ReadFile(filepath.Join(e.dir, "gracevisor.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		break_ func()
+		want   string
+	}{
+		{"invalid config", func() { e.writeFile("gracevisor.yaml", string(good)+"bogus_key: 1\n") }, "bogus_key"},
+		{"missing binary", func() { os.Remove(u.bin) }, "no such file"},
+		{"an app never ready", func() {
+			slow := web
+			slow.args, slow.extra = "--start-delay=30s", "start_timeout: 1"
+			e.writeConfig(slow)
+		}, "web:"},
+		{"new daemon crashes at start", func() { os.WriteFile(u.bin, []byte("#!/bin/sh\nexit 3\n"), 0o755) }, "exit status 3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.break_()
+			o := u.upgrade()
+			if o.result != nil || !strings.Contains(o.failed, tc.want) || strings.Contains(o.failed, "\n") {
+				t.Fatalf("upgrade: %+v; want one line about %q", o, tc.want)
+			}
+			t.Logf("upgrade failed: %s", o.failed)
+			if got := u.pid(); got != pid {
+				t.Fatalf("daemon pid %d, want %d still", got, pid)
+			}
+			if got := pidBehind(t, web.addr); got != instance {
+				t.Fatalf("instance %d serves, want %d still", got, instance)
+			}
+			copyFile(t, binDaemon, u.bin, 0o755)
+			e.writeFile("gracevisor.yaml", string(good))
+		})
+	}
+	l.stop()
+	l.check(t)
+	if apps := runningDemoapps(); len(apps) != 1 {
+		t.Fatalf("demoapps %v, want only the old daemon's instance", apps)
+	}
+}
+
+// TestUpgradeBySignalHealthAndNotify: SIGUSR2 upgrades as the API does;
+// systemd hears READY=1 from the first daemon, MAINPID and READY=1 from the
+// new one, STOPPING=1 at shutdown; /healthz answers 200 while serving and
+// 503 once the daemon is stopping.
+func TestUpgradeBySignalHealthAndNotify(t *testing.T) {
+	e := newEnv(t)
+	web := e.newApp("web", "--ignore-term") // stops only at stop_timeout: a long "stopping"
+	web.extra = "stop_timeout: 3"
+	e.writeConfig(web)
+	notify, env := listenNotifySocket(t)
+	u := e.spawnUpgradable("NOTIFY_SOCKET=" + env)
+	if got := readNotify(t, notify); got != "READY=1" {
+		t.Fatalf("first daemon notified %q", got)
+	}
+	first := u.pid()
+	if code, body, _ := get(e.rpc, api.PathHealth); code != 200 || body != "serving\n" {
+		t.Fatalf("/healthz: %d %q", code, body)
+	}
+	syscall.Kill(first, syscall.SIGUSR2)
+	testutil.Eventually(t, 30*time.Second, "a new daemon", func() bool { p := u.pid(); return p != 0 && p != first })
+	next := u.pid()
+	if got, want := readNotify(t, notify), fmt.Sprintf("MAINPID=%d\nREADY=1", next); got != want {
+		t.Fatalf("new daemon notified %q, want %q", got, want)
+	}
+	testutil.Eventually(t, 15*time.Second, "the old daemon to exit", func() bool { return !testutil.Alive(first) })
+	syscall.Kill(next, syscall.SIGTERM)
+	if got := readNotify(t, notify); got != "STOPPING=1" {
+		t.Fatalf("at shutdown: %q", got)
+	}
+	code, body, err := get(e.rpc, api.PathHealth)
+	if err != nil || code != 503 || body != "stopping\n" {
+		t.Fatalf("/healthz while stopping: %d %q %v", code, body, err)
+	}
+}
+
+func listenNotifySocket(t *testing.T) (*net.UnixConn, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify")
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, path
+}
+
+func readNotify(t *testing.T, c *net.UnixConn) string {
+	t.Helper()
+	buf := make([]byte, 4096)
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(buf[:n])
+}
