@@ -147,6 +147,28 @@ func (c *cli) shutdownCmd() *cobra.Command {
 	}
 }
 
+func (c *cli) upgradeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "upgrade",
+		Short: "Replace gracevisord by the binary at its path, handing over every listener; nothing is lost",
+		Long: `Ask gracevisord to start the binary found at its own path (so a binary
+replaced on disk is the one that starts) with the same arguments, and to
+hand it every listener. The new daemon reads the config afresh and starts
+one new instance per app; once every app serves, the old daemon stops
+accepting, lets its connections finish and exits. Blocks until then: on a
+terminal each step is printed as it happens, otherwise one result line
+(--json: the result as JSON).
+
+On any failure (binary missing, config invalid, an app never ready, the new
+daemon crashing or hanging) the old daemon keeps serving as before and the
+exit code is 1, with the new daemon's error.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: op(func(cmd *cobra.Command, _ []string) error {
+			return c.Upgrade(cmd.Context())
+		}),
+	}
+}
+
 func (c *cli) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

@@ -49,6 +49,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{rpc, "fg"},
 		{rpc, "update", "extra"},
 		{rpc, "shutdown", "now"},
+		{rpc, "upgrade", "now"},
+		{rpc, "version", "now"},
 		{"--rpc", "no-port", "status"},
 	}
 	for _, args := range cases {
@@ -77,6 +79,8 @@ func TestUnreachableDaemonExit5(t *testing.T) {
 		{rpc, "update"},
 		{rpc, "logs", "demo"},
 		{rpc, "shutdown"},
+		{rpc, "upgrade"},
+		{rpc, "upgrade", "--json"},
 	} {
 		code, _, stderr := runCLI(t, args...)
 		if code != api.ExitUnreachable {

@@ -49,6 +49,7 @@ not RUNNING, 4 unknown app, 5 daemon unreachable.`,
 		c.logsCmd(),
 		c.fgCmd(),
 		c.shutdownCmd(),
+		c.upgradeCmd(),
 		c.versionCmd(),
 	)
 	return c.root

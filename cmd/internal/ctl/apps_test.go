@@ -50,3 +50,21 @@ func TestStartJSONCarriesResult(t *testing.T) {
 		t.Errorf("%v, stdout %q (stderr %q, %v)", err, out, errOut, jerr)
 	}
 }
+
+// On a terminal, reload says which app it waits for; otherwise it prints
+// the result alone, as scripts expect.
+func TestReloadOnATerminal(t *testing.T) {
+	reply := `{"app": "web", "pid": 42, "port": 10001, "duration_ms": 41.2}`
+	const result = "web: reloaded: new pid 42 on port 10001, switched in 41ms\n"
+	for _, terminal := range []bool{false, true} {
+		s, out, errOut := session(t, jsonServer(t, reply))
+		s.Terminal = terminal
+		want := result
+		if terminal {
+			want = "reloading web…\n" + result
+		}
+		if err := s.Reload(context.Background(), []string{"web"}, false); err != nil || out.String() != want {
+			t.Errorf("terminal %v: %v, stdout %q (stderr %q); want %q", terminal, err, out, errOut, want)
+		}
+	}
+}
