@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gracevisor/gracevisor/cmd/internal/api"
+	"github.com/gracevisor/gracevisor/cmd/internal/buildinfo"
+	"github.com/gracevisor/gracevisor/cmd/internal/ctl"
 )
 
 // The commands: arguments and flags here, what they do in package ctl.
@@ -172,10 +175,14 @@ exit code is 1, with the new daemon's error.`,
 func (c *cli) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the versions of gracevisorctl and of the running gracevisord",
-		Args:  usageArgs(cobra.NoArgs),
+		Short: "Print the version and build id of gracevisorctl and of the running gracevisord",
+		Long: `Print the version and build id of gracevisorctl and of the running
+gracevisord, with the daemon's pid, start time and state (serving,
+upgrading, draining, stopping). --json: {"client": {...}, "daemon": {...}}.
+If the daemon is unreachable the client's line is still printed (exit 5).`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: op(func(cmd *cobra.Command, _ []string) error {
-			return c.Version(cmd.Context(), version)
+			return c.Version(cmd.Context(), ctl.Build{Version: version, BuildID: buildinfo.ID(buildID), Go: runtime.Version()})
 		}),
 	}
 }

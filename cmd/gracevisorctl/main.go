@@ -10,8 +10,13 @@ import (
 	"github.com/gracevisor/gracevisor/cmd/internal/ctl"
 )
 
-// version is set at build time: -ldflags "-X main.version=...".
-var version = "dev"
+// Set at build time by the Makefile: -ldflags "-X main.version=... -X
+// main.buildID=...". Without buildID, buildinfo.ID falls back to the VCS
+// revision the go command stamped.
+var (
+	version = "dev"
+	buildID string
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -16,8 +16,13 @@ import (
 	"github.com/gracevisor/gracevisor/config"
 )
 
-// version is set at build time: -ldflags "-X main.version=...".
-var version = "dev"
+// Set at build time by the Makefile: -ldflags "-X main.version=... -X
+// main.buildID=...". The daemon's build id is buildinfo.ID(buildID), which
+// falls back to the VCS revision the go command stamped.
+var (
+	version = "dev"
+	buildID string
+)
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
