@@ -3,7 +3,12 @@ GO      ?= go
 BIN     := bin
 PKGS    := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+# The commit both binaries are built from (12 hex digits, "-dirty" with uncommitted or untracked
+# changes, as the go command's own vcs stamp counts them); empty outside git, where
+# buildinfo.ID falls back to that stamp.
+BUILD_ID ?= $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	{ [ -z "$$(git status --porcelain 2>/dev/null)" ] || r=$$r-dirty; echo $$r; })
+LDFLAGS := -X main.version=$(VERSION) -X main.buildID=$(BUILD_ID)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=

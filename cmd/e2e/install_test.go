@@ -130,6 +130,74 @@ func TestInitScript(t *testing.T) {
 	}
 }
 
+// TestInitScriptUpgrade checks the init.d upgrade action's side: it runs
+// gracevisorctl upgrade --json, puts the new pid into the pid file on
+// success, leaves it alone on failure and exits with gracevisorctl's code.
+// Here gracevisorctl is a stand-in and the "daemons" are sleep processes
+// (the script checks the pid file's process by name); the daemon side is
+// tested with the real thing.
+func TestInitScriptUpgrade(t *testing.T) {
+	script := filepath.Join(repoRoot(t), "scripts/init.d/gracevisord")
+	dir := t.TempDir()
+	sleeper := func() int {
+		cmd := exec.Command("sleep", "600")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd.Process.Pid
+	}
+	oldPID, newPID := sleeper(), sleeper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := filepath.Join(dir, "gracevisorctl")
+	fake := "#!/bin/sh\necho \"$@\" > " + filepath.Join(dir, "args") + "\n" +
+		"printf '%s\\n' \"$FAKE_OUT\"; [ -z \"$FAKE_ERR\" ] || echo \"$FAKE_ERR\" >&2; exit \"${FAKE_RC:-0}\"\n"
+	if err := os.WriteFile(ctl, []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(dir, "gracevisord.pid")
+	env := []string{"DAEMON=" + sleep, "CTL=" + ctl, "CONF_DIR=/etc/gv-test", "PIDFILE=" + pidFile,
+		"OUTPUT=" + filepath.Join(dir, "out"), "DEFAULTS=/nonexistent"}
+	upgrade := func(extra ...string) (int, string) {
+		return run(t, append(slices.Clone(env), extra...), "sh", script, "upgrade")
+	}
+	pidInFile := func() string { b, _ := os.ReadFile(pidFile); return strings.TrimSpace(string(b)) }
+
+	if code, out := upgrade(); code != 7 || !strings.Contains(out, "not running") {
+		t.Errorf("upgrade with no daemon: %d %q, want 7", code, out)
+	}
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(oldPID)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Failed: gracevisorctl's error and exit code; the pid file still names the old daemon.
+	code, out := upgrade("FAKE_RC=1", `FAKE_OUT={"error": "upgrade failed: boom"}`, "FAKE_ERR=gracevisorctl: upgrade failed: boom")
+	if code != 1 || !strings.Contains(out, "gracevisorctl: upgrade failed: boom") || pidInFile() != strconv.Itoa(oldPID) {
+		t.Errorf("failed upgrade: %d %q, pid file %q", code, out, pidInFile())
+	}
+	if args, _ := os.ReadFile(filepath.Join(dir, "args")); string(args) != "--conf /etc/gv-test upgrade --json\n" {
+		t.Errorf("gracevisorctl called with %q", args)
+	}
+	// Done: the new pid in the pid file, and status names it.
+	result := `FAKE_OUT={
+  "old_pid": ` + strconv.Itoa(oldPID) + `,
+  "new_pid": ` + strconv.Itoa(newPID) + `,
+  "old_version": "v1",
+  "new_version": "v2",
+  "duration_ms": 1912.4
+}`
+	code, out = upgrade(result)
+	want := "gracevisord upgraded: pid " + strconv.Itoa(oldPID) + " -> pid " + strconv.Itoa(newPID)
+	if code != 0 || !strings.Contains(out, want) || pidInFile() != strconv.Itoa(newPID) {
+		t.Errorf("upgrade: %d %q, pid file %q; want 0, %q and pid %d", code, out, pidInFile(), want, newPID)
+	}
+	if code, out := run(t, env, "sh", script, "status"); code != 0 || !strings.Contains(out, "is running (pid "+strconv.Itoa(newPID)+")") {
+		t.Errorf("status after upgrade: %d %q", code, out)
+	}
+}
+
 // TestSystemdUnitVerifies runs systemd-analyze verify on the unit as make
 // install writes it (ExecStart pointing at a real binary), and checks that
 // the check can fail.

@@ -16,7 +16,7 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, &out, &errb)
+	code := run(context.Background(), args, &out, &errb, false)
 	return code, out.String(), errb.String()
 }
 
@@ -49,6 +49,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{rpc, "fg"},
 		{rpc, "update", "extra"},
 		{rpc, "shutdown", "now"},
+		{rpc, "upgrade", "now"},
+		{rpc, "version", "now"},
 		{"--rpc", "no-port", "status"},
 	}
 	for _, args := range cases {
@@ -77,6 +79,8 @@ func TestUnreachableDaemonExit5(t *testing.T) {
 		{rpc, "update"},
 		{rpc, "logs", "demo"},
 		{rpc, "shutdown"},
+		{rpc, "upgrade"},
+		{rpc, "upgrade", "--json"},
 	} {
 		code, _, stderr := runCLI(t, args...)
 		if code != api.ExitUnreachable {
@@ -118,20 +122,3 @@ func TestHelpAndCompletionExit0(t *testing.T) {
 		}
 	}
 }
-
-func TestReportPrefixesEveryLine(t *testing.T) {
-	var b bytes.Buffer
-	code := report(&b, api.WithCode(api.ExitFailed, errString("invalid config: a.yaml:3: x: bad\ninvalid config: a.yaml:4: y: bad")))
-	want := "gracevisorctl: invalid config: a.yaml:3: x: bad\ngracevisorctl: invalid config: a.yaml:4: y: bad\n"
-	if code != api.ExitFailed || b.String() != want {
-		t.Fatalf("code %d, output %q", code, b.String())
-	}
-	b.Reset()
-	if code := report(&b, api.WithCode(api.ExitNotRunning, nil)); code != api.ExitNotRunning || b.Len() != 0 {
-		t.Fatalf("silent code: %d %q", code, b.String())
-	}
-}
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

@@ -1,28 +1,26 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gracevisor/gracevisor/cmd/internal/api"
+	"github.com/gracevisor/gracevisor/cmd/internal/ctl"
 	"github.com/gracevisor/gracevisor/config"
 )
 
-// cli holds the global flags and output streams of one run.
+// cli is one run: the global flags, and the session the commands run in.
 type cli struct {
-	stdout, stderr io.Writer
-
+	ctl.Session
+	root      *cobra.Command
 	confDir   string
 	rpcAddr   string
 	tokenFile string
-	json      bool
 }
 
 func (c *cli) rootCmd() *cobra.Command {
-	root := &cobra.Command{
+	c.root = &cobra.Command{
 		Use:   "gracevisorctl",
 		Short: "Control gracevisord: status, hitless reloads, config updates, logs",
 		Long: `gracevisorctl controls a running gracevisord through its HTTP control API.
@@ -32,27 +30,29 @@ not RUNNING, 4 unknown app, 5 daemon unreachable.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	pf := root.PersistentFlags()
+	pf := c.root.PersistentFlags()
 	pf.StringVar(&c.confDir, "conf", config.DefaultDir, "config directory; the daemon's address is read from its rpc section")
 	pf.StringVar(&c.rpcAddr, "rpc", "", "control API address HOST:PORT or unix:/path/to/socket (overrides --conf)")
 	pf.StringVar(&c.tokenFile, "token-file", "", "file holding the API token (default: the config's rpc.token_file)")
-	pf.BoolVar(&c.json, "json", false, "print replies as JSON")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+	pf.BoolVar(&c.JSON, "json", false, "print replies as JSON")
+	c.root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return api.WithCode(api.ExitUsage, err)
 	})
-	root.AddCommand(
+	c.Client = c.client
+	c.root.AddCommand(
 		c.statusCmd(),
-		c.appOpCmd("start", "Start apps", "started"),
-		c.appOpCmd("stop", "Stop apps gracefully (drain, stop_signal, stop_timeout)", "stopped"),
-		c.appOpCmd("restart", "Hard-restart apps: stop, then start", "restarted"),
+		c.appOpCmd(api.OpStart, "Start apps", "started"),
+		c.appOpCmd(api.OpStop, "Stop apps gracefully (drain, stop_signal, stop_timeout)", "stopped"),
+		c.appOpCmd(api.OpRestart, "Hard-restart apps: stop, then start", "restarted"),
 		c.reloadCmd(),
 		c.updateCmd(),
 		c.logsCmd(),
 		c.fgCmd(),
 		c.shutdownCmd(),
+		c.upgradeCmd(),
 		c.versionCmd(),
 	)
-	return root
+	return c.root
 }
 
 // op wraps a command's run function so that every error it returns carries
@@ -79,8 +79,8 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 // client returns a client for the daemon the flags point at.
-func (c *cli) client(cmd *cobra.Command) (*api.Client, error) {
-	ep, err := api.Resolve(c.rpcAddr, c.confDir, cmd.Flags().Changed("conf"))
+func (c *cli) client() (*api.Client, error) {
+	ep, err := api.Resolve(c.rpcAddr, c.confDir, c.root.PersistentFlags().Changed("conf"))
 	if err != nil {
 		return nil, err
 	}
@@ -91,9 +91,11 @@ func (c *cli) client(cmd *cobra.Command) (*api.Client, error) {
 	return api.NewClient(ep, tok), nil
 }
 
-// printJSON writes v as indented JSON to stdout.
-func (c *cli) printJSON(v any) error {
-	enc := json.NewEncoder(c.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// completeApps completes app names from the daemon's status.
+func (c *cli) completeApps(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	names, err := c.AppNames(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }

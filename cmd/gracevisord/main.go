@@ -13,17 +13,18 @@ import (
 	"time"
 
 	"github.com/gracevisor/gracevisor/cmd/internal/apiserver"
+	"github.com/gracevisor/gracevisor/cmd/internal/buildinfo"
 	"github.com/gracevisor/gracevisor/cmd/internal/daemon"
 	"github.com/gracevisor/gracevisor/cmd/internal/upgrade"
 	"github.com/gracevisor/gracevisor/config"
 )
 
-// version and buildID are set at build time: -ldflags "-X main.version=...
-// -X main.buildID=...". Without a build id, the VCS revision Go recorded is
-// used (see buildIdentity).
+// Set at build time by the Makefile: -ldflags "-X main.version=... -X
+// main.buildID=...". The daemon's build id is buildinfo.ID(buildID), which
+// falls back to the VCS revision the go command stamped.
 var (
 	version = "dev"
-	buildID = ""
+	buildID string
 )
 
 func main() {
@@ -69,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if opts.version {
-		fmt.Fprintf(stdout, "gracevisord %s (build %s)\n", version, buildIdentity())
+		fmt.Fprintf(stdout, "gracevisord %s (build %s)\n", version, buildinfo.ID(buildID))
 		return 0
 	}
 	cfg, cfgErr := config.Load(opts.confDir)
@@ -115,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	err = daemon.Run(daemon.Options{
 		Dir: opts.confDir, Config: cfg, Log: logger, Security: sec, Version: version, Signals: sigs,
-		Upgrader: up.u, BuildID: buildIdentity(), Started: started, LogRotation: logFile,
+		Upgrader: up.u, BuildID: buildinfo.ID(buildID), Started: started, LogRotation: logFile,
 	})
 	if err != nil {
 		logger.Error("gracevisord failed", "err", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/gracevisor/gracevisor/cmd/internal/buildinfo"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ func runDaemon(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestFlags(t *testing.T) {
-	if code, out, _ := runDaemon(t, "--version"); code != 0 || out != "gracevisord "+version+" (build "+buildIdentity()+")\n" {
+	if code, out, _ := runDaemon(t, "--version"); code != 0 || out != "gracevisord "+version+" (build "+buildinfo.ID(buildID)+")\n" {
 		t.Errorf("--version: %d %q", code, out)
 	}
 	if code, _, _ := runDaemon(t, "--help"); code != 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/gracevisor/gracevisor/cmd/internal/daemon"
@@ -39,31 +38,4 @@ func (up upgrader) failed(err error) {
 	if up.hasParent() {
 		up.u.Failed(err)
 	}
-}
-
-// buildIdentity is the build id: the one set by -ldflags, else the VCS
-// revision Go recorded (with "-dirty" for a modified tree), else "unknown".
-func buildIdentity() string {
-	if buildID != "" {
-		return buildID
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	var rev, dirty string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if rev == "" {
-		return "unknown"
-	}
-	return rev[:min(12, len(rev))] + dirty
 }
