@@ -112,10 +112,10 @@ func TestTokenAndRequestRules(t *testing.T) {
 	// The accepted reload is logged with who asked; the refusals are too.
 	out := d.output.String()
 	for _, re := range []string{
-		`msg="api request" method=POST path=/api/v1/apps/web/reload from=127\.0\.0\.1:\d+`,
-		`msg="api request done" method=POST path=/api/v1/apps/web/reload from=127\.0\.0\.1:\d+ status=200`,
-		`msg="api request refused" method=GET path=/api/v1/status from=127\.0\.0\.1:\d+ status=401 reason="wrong token"`,
-		`msg="api request refused" method=POST path=/api/v1/apps/web/reload from=127\.0\.0\.1:\d+ status=415`,
+		`msg="api request" daemon_pid=\d+ method=POST path=/api/v1/apps/web/reload from=127\.0\.0\.1:\d+`,
+		`msg="api request done" daemon_pid=\d+ method=POST path=/api/v1/apps/web/reload from=127\.0\.0\.1:\d+ status=200`,
+		`msg="api request refused" daemon_pid=\d+ method=GET path=/api/v1/status from=127\.0\.0\.1:\d+ status=401 reason="wrong token"`,
+		`msg="api request refused" daemon_pid=\d+ method=POST path=/api/v1/apps/web/reload from=127\.0\.0\.1:\d+ status=415`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("daemon log lacks /%s/:\n%s", re, out)
@@ -193,7 +193,7 @@ func TestUnixSocket(t *testing.T) {
 	if resp.StatusCode != 415 {
 		t.Errorf("form POST over the socket: %d, want 415", resp.StatusCode)
 	}
-	if !regexp.MustCompile(fmt.Sprintf(`msg="api request" method=POST path=/api/v1/apps/web/reload from="uid=%d pid=\d+"`, os.Getuid())).MatchString(d.output.String()) {
+	if !regexp.MustCompile(fmt.Sprintf(`msg="api request" daemon_pid=\d+ method=POST path=/api/v1/apps/web/reload from="uid=%d pid=\d+"`, os.Getuid())).MatchString(d.output.String()) {
 		t.Errorf("reload not logged with the peer's uid:\n%s", d.output)
 	}
 	e.mustCtl(0, "shutdown")

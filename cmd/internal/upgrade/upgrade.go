@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudflare/tableflip"
@@ -38,6 +39,25 @@ type Upgrader struct {
 
 	mu        sync.Mutex // guards upgrading
 	upgrading bool
+
+	// ready: this daemon serves (Ready was called); exit (tableflip's Exit)
+	// is closed once a successor took over (or Stop). Together they say
+	// whether closing a listener must also stop tableflip's copy listening
+	// (see ownedListener).
+	ready atomic.Bool
+	exit  <-chan struct{}
+}
+
+// serving reports whether this daemon is the one that owns its listeners:
+// ready, and not replaced (nor stopping, when tableflip closes its copies
+// itself).
+func (u *Upgrader) serving() bool {
+	select {
+	case <-u.exit:
+		return false
+	default:
+		return u.ready.Load()
+	}
 }
 
 // New sets up upgrades for this process. timeout bounds how long a
@@ -49,7 +69,7 @@ func New(timeout time.Duration, pidFile string) (*Upgrader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set up upgrades: %w", err)
 	}
-	u := &Upgrader{tf: tf, timeout: timeout}
+	u := &Upgrader{tf: tf, timeout: timeout, exit: tf.Exit()}
 	if tf.HasParent() {
 		f, err := tf.File(statusFile)
 		if err != nil {
@@ -70,9 +90,14 @@ func StartedByUpgrade() bool { return os.Getenv("TABLEFLIP_HAS_PARENT_7DIU3") !=
 
 // Listen returns the listener for network and addr inherited from the
 // parent, or one made by listen. Every listener made here is handed to a
-// successor.
+// successor. A TCP listener's Close also stops the socket listening while
+// this daemon is the serving one (see ownedListener).
 func (u *Upgrader) Listen(network, addr string, listen func(network, addr string) (net.Listener, error)) (net.Listener, error) {
-	return u.tf.ListenWithCallback(network, addr, listen)
+	ln, err := u.tf.ListenWithCallback(network, addr, listen)
+	if err != nil || network != "tcp" {
+		return ln, err
+	}
+	return &ownedListener{Listener: ln, u: u}, nil
 }
 
 // Progress reports a step of this daemon's start to the parent that is
@@ -91,6 +116,7 @@ func (u *Upgrader) Failed(err error) {
 func (u *Upgrader) Ready() error {
 	u.report.send(Step{Kind: StepReady, PID: os.Getpid()})
 	u.report.close()
+	u.ready.Store(true)
 	if err := u.tf.Ready(); err != nil {
 		return fmt.Errorf("tell the previous daemon we are ready: %w", err)
 	}

@@ -212,3 +212,47 @@ func TestUpgrade(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnedListenerClose: tableflip keeps a copy of every listener. Closing
+// one while serving stops the socket listening for every copy (the port
+// refuses and can be bound again); closing one while taking over or after
+// handing over leaves the socket to the other daemon.
+func TestOwnedListenerClose(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		ready, handedOver bool
+		wantRefused       bool
+	}{
+		{"serving", true, false, true},
+		{"taking over", false, false, false},
+		{"handed over", true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy, err := ln.(*net.TCPListener).File() // what tableflip keeps
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer copy.Close()
+			exit := make(chan struct{})
+			if tc.handedOver {
+				close(exit)
+			}
+			u := &Upgrader{exit: exit}
+			u.ready.Store(tc.ready)
+			owned := &ownedListener{Listener: ln, u: u}
+			addr := ln.Addr().String()
+			owned.Close()
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+			}
+			if refused := err != nil; refused != tc.wantRefused {
+				t.Fatalf("dial after Close: %v; want refused %v", err, tc.wantRefused)
+			}
+		})
+	}
+}
