@@ -129,6 +129,11 @@ type rawApp struct {
 	ConnectTimeout      val[time.Duration]
 	ClientWriteTimeout  val[time.Duration]
 	MaxConnections      val[int]
+	MemoryMax           val[int]
+	MemoryReload        val[int]
+	PidsMax             val[int]
+	CPUMax              val[float64]
+	Nofile              val[int]
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts
