@@ -45,25 +45,27 @@ type app struct {
 	leaving bool
 
 	// ---- owned by appLoop ----
-	cfg         config.App // config for the next instance
-	front       *front
-	want        bool               // the operator wants it running (false: STOPPED)
-	serving     *member            // where new connections go, or nil
-	attempt     *attempt           // a new instance being started (or waiting to retry), or nil
-	retired     map[*instance]bool // draining, stopping or discarded instances
-	queued      []waiter           // reloads asked for while an attempt was in flight
-	stopWaiters []chan struct{}
-	failures    int        // consecutive failed starts (and short runs)
-	adopted     int        // instances that ever became serving
-	retry       retryTimer // the wait before the attempt's next try
-	state       AppState
-	since       time.Time
-	lastErr     string
-	troubled    bool          // crashed, failed or unhealthy since it last served well
-	pending     []Event       // emitted, handed to the hook by refresh
-	outbox      []sentOutcome // replies, sent by refresh once the status shows their effect
-	counters    counters
-	traffic     traffic
+	cfg              config.App // config for the next instance
+	front            *front
+	want             bool               // the operator wants it running (false: STOPPED)
+	serving          *member            // where new connections go, or nil
+	attempt          *attempt           // a new instance being started (or waiting to retry), or nil
+	retired          map[*instance]bool // draining, stopping or discarded instances
+	queued           []waiter           // reloads asked for while an attempt was in flight
+	stopWaiters      []chan struct{}
+	failures         int        // consecutive failed starts (and short runs)
+	adopted          int        // instances that ever became serving
+	retry            retryTimer // the wait before the attempt's next try
+	state            AppState
+	since            time.Time
+	lastErr          string
+	reason           string        // see AppStatus.Reason
+	lastMemoryReload time.Time     // see onMemoryHigh
+	troubled         bool          // crashed, failed or unhealthy since it last served well
+	pending          []Event       // emitted, handed to the hook by refresh
+	outbox           []sentOutcome // replies, sent by refresh once the status shows their effect
+	counters         counters
+	traffic          traffic
 
 	// view is the status as of the loop's last step, so Status never waits
 	// for a loop busy in a slow step (resolving a host, forking).
@@ -251,7 +253,8 @@ func (a *app) refresh() {
 func (a *app) snapshot() *statusView {
 	v := &statusView{st: AppStatus{
 		Name: a.name, State: a.state, External: a.front.addr(), Restarts: max(a.adopted-1, 0),
-		Since: a.since, LastError: a.lastErr, Instances: []InstanceStatus{},
+		Since: a.since, LastError: a.lastErr, Reason: a.reason, Instances: []InstanceStatus{},
+		Containment: a.d.contain.Mode(),
 	}, metrics: a.counters.snapshot(), traffic: a.traffic.clone(), queued: len(a.queued)}
 	add := func(in *instance) {
 		is := InstanceStatus{PID: in.pid, Port: in.port, State: in.state, StartedAt: in.startedAt}

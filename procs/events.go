@@ -28,6 +28,9 @@ const (
 	// EventUnhealthy: the serving instance failed healthcheck_failures
 	// health checks in a row; a replacement is being started.
 	EventUnhealthy EventKind = "unhealthy"
+	// EventOOMKilled: the kernel's OOM killer ended an instance (memory_max);
+	// a crash or a failed start follows, handled as usual.
+	EventOOMKilled EventKind = "oom_killed"
 )
 
 // Event is one state change of an app, as alert hooks receive it.

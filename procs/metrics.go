@@ -31,6 +31,10 @@ type AppMetrics struct {
 	// Unhealthy counts the instances that were replaced because of them.
 	HealthcheckFailures uint64
 	Unhealthy           uint64
+	// OOMKills counts instances the kernel's OOM killer ended (memory_max);
+	// MemoryReloads counts reloads begun because an instance stayed above
+	// memory_reload.
+	OOMKills, MemoryReloads uint64
 }
 
 // Histogram is a cumulative histogram: Counts[i] observations were at most
@@ -66,6 +70,7 @@ type counters struct {
 	crashes, restarts, unhealthy uint64
 	reloadsOK, reloadsFailed     uint64
 	healthFailures               uint64
+	oomKills, memoryReloads      uint64
 	reloadSeconds                Histogram
 }
 
@@ -114,6 +119,8 @@ func (c *counters) snapshot() AppMetrics {
 		ReloadSeconds:       c.reloadSeconds.clone(),
 		HealthcheckFailures: c.healthFailures,
 		Unhealthy:           c.unhealthy,
+		OOMKills:            c.oomKills,
+		MemoryReloads:       c.memoryReloads,
 	}
 }
 

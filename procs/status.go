@@ -49,13 +49,19 @@ type InstanceStatus struct {
 // AppStatus is a snapshot of one app. Instances lists the serving instance
 // first, then starting and draining ones.
 type AppStatus struct {
-	Name      string           `json:"name"`
-	State     AppState         `json:"state"`
-	External  string           `json:"external"`
-	Restarts  int              `json:"restarts"`
-	Since     time.Time        `json:"since"`           // when State was entered
-	LastError string           `json:"error,omitempty"` // why the last start/reload failed
-	Instances []InstanceStatus `json:"instances"`
+	Name      string    `json:"name"`
+	State     AppState  `json:"state"`
+	External  string    `json:"external"`
+	Restarts  int       `json:"restarts"`
+	Since     time.Time `json:"since"`           // when State was entered
+	LastError string    `json:"error,omitempty"` // why the last start/reload failed
+	// Reason says why the last instance that ended on its own ended, when
+	// the kernel ended it: ReasonOOMKilled ("oom-killed"); "" otherwise.
+	Reason string `json:"reason,omitempty"`
+	// Containment is how the daemon holds instances: "cgroup" or
+	// "process-group" (see Containment).
+	Containment string           `json:"containment"`
+	Instances   []InstanceStatus `json:"instances"`
 }
 
 // ReloadResult is what a successful reload reports.

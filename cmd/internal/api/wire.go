@@ -96,6 +96,9 @@ type Version struct {
 	PID       int         `json:"pid"`        // of the daemon answering
 	StartedAt time.Time   `json:"started_at"` // when that daemon started
 	State     DaemonState `json:"state"`
+	// Containment is how instances are held: "cgroup", or "process-group"
+	// where no cgroup is writable (see docs/supervision.md).
+	Containment string `json:"containment,omitempty"`
 }
 
 // DaemonState is what the daemon is doing, as GET /healthz and

@@ -61,6 +61,10 @@ var figures = []figure{
 		counter: func(m *procs.AppMetrics) uint64 { return m.HealthcheckFailures }},
 	{name: "unhealthy_total", help: "Instances replaced because they failed healthcheck_failures checks in a row.", statsd: "unhealthy",
 		counter: func(m *procs.AppMetrics) uint64 { return m.Unhealthy }},
+	{name: "oom_kills_total", help: "Instances the kernel's OOM killer ended (memory_max).", statsd: "oom_kills",
+		counter: func(m *procs.AppMetrics) uint64 { return m.OOMKills }},
+	{name: "memory_reloads_total", help: "Reloads begun because an instance stayed above memory_reload.", statsd: "memory_reloads",
+		counter: func(m *procs.AppMetrics) uint64 { return m.MemoryReloads }},
 	{name: "instances_adopted_total", help: "Instances that took over serving after the first one (status's restarts).",
 		counter: func(m *procs.AppMetrics) uint64 { return uint64(m.Status.Restarts) }},
 }
