@@ -40,13 +40,18 @@ type InstanceStatus struct {
 // /api/v1/apps/{name} one. Instances lists the serving instance first,
 // then starting and draining ones; it is [] rather than null.
 type AppStatus struct {
-	Name      string           `json:"name"`
-	State     AppState         `json:"state"`
-	External  string           `json:"external"`
-	Restarts  int              `json:"restarts"`
-	Since     time.Time        `json:"since"`           // when State was entered
-	LastError string           `json:"error,omitempty"` // why the last start/reload failed
-	Instances []InstanceStatus `json:"instances"`
+	Name      string    `json:"name"`
+	State     AppState  `json:"state"`
+	External  string    `json:"external"`
+	Restarts  int       `json:"restarts"`
+	Since     time.Time `json:"since"`           // when State was entered
+	LastError string    `json:"error,omitempty"` // why the last start/reload failed
+	// Reason is why the last instance that ended on its own ended, when the
+	// kernel ended it: "oom-killed" (memory_max).
+	Reason string `json:"reason,omitempty"`
+	// Containment is how the daemon holds instances: "cgroup" or "process-group".
+	Containment string           `json:"containment,omitempty"`
+	Instances   []InstanceStatus `json:"instances"`
 }
 
 // ReloadResult answers a successful POST /api/v1/apps/{name}/reload.
