@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -179,4 +181,58 @@ func readNotify(t *testing.T, c *net.UnixConn) string {
 		t.Fatal(err)
 	}
 	return string(buf[:n])
+}
+
+// binDaemon2 is gracevisord built with another version string, once.
+var (
+	buildV2    sync.Once
+	binDaemon2 string
+	buildV2Err error
+)
+
+func daemonV2(t *testing.T) string {
+	t.Helper()
+	buildV2.Do(func() {
+		binDaemon2 = filepath.Join(filepath.Dir(binDaemon), "v2", "gracevisord")
+		cmd := exec.Command("go", "build", "-ldflags", "-X main.version=e2e-test-2", "-o", binDaemon2,
+			"github.com/gracevisor/gracevisor/cmd/gracevisord")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildV2Err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if buildV2Err != nil {
+		t.Fatal(buildV2Err)
+	}
+	return binDaemon2
+}
+
+// TestCtlUpgradeToANewBinary: a binary replaced on disk is the one an
+// upgrade starts; gracevisorctl upgrade prints both pids and versions,
+// version then shows the new daemon; a second upgrade while one runs is
+// refused with exit 1.
+func TestCtlUpgradeToANewBinary(t *testing.T) {
+	e := newEnv(t)
+	web := e.newApp("web", "--start-delay=1500ms") // an upgrade that takes a while
+	e.writeConfig(web)
+	u := e.spawnUpgradable()
+	old := u.pid()
+	copyFile(t, daemonV2(t), u.bin, 0o755)
+
+	first := e.ctlAsync("upgrade")
+	testutil.Eventually(t, 10*time.Second, "the upgrade to begin", func() bool {
+		return u.version().State == api.DaemonUpgrading
+	})
+	second := e.ctl("upgrade")
+	if second.code != 1 || !strings.Contains(second.stderr, "upgrade already in progress") {
+		t.Errorf("second upgrade: %s", second)
+	}
+	r := <-first
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("pid %d (e2e-test)", old)) || !strings.Contains(r.stdout, "(e2e-test-2)") {
+		t.Fatalf("upgrade: %s\n%s", r, u.output())
+	}
+	v := e.mustCtl(0, "version")
+	if !strings.Contains(v.stdout, "e2e-test-2") {
+		t.Fatalf("version after the upgrade: %s", v)
+	}
+	testutil.Eventually(t, 15*time.Second, "the old daemon to exit", func() bool { return !testutil.Alive(old) })
 }

@@ -31,9 +31,9 @@ func (r *results) evaluate() {
 	add("short connections req/s, ratio to HAProxy", ratio(s.RPS, sh.RPS), ">= 0.90", s.RPS >= 0.9*sh.RPS)
 	add("keep-alive p99, ratio to HAProxy", ratio(k.P99ms, kh.P99ms), "<= 1.50", k.P99ms <= 1.5*kh.P99ms)
 	for _, x := range r.Reload {
-		if x.Operation == "reload" {
+		if x.Operation == "reload" || x.Operation == "upgrade" {
 			failed := float64(x.FailedRequests + x.FailedConns + x.OpFailures)
-			add(fmt.Sprintf("failures during %d reloads", x.Count), failed, "0", failed == 0)
+			add(fmt.Sprintf("failures during %d %ss", x.Count, x.Operation), failed, "0", failed == 0)
 		}
 	}
 }
@@ -136,7 +136,11 @@ func (r *results) markdown() string {
 	}
 	b.WriteString("\n| gracevisord under short-connection load | count | req/s | failed requests | failed connections | median ms | max ms |\n|---|---|---|---|---|---|---|\n")
 	for _, x := range r.Reload {
-		fmt.Fprintf(&b, "| `gracevisorctl %s demo` | %d | %.0f | %d | %d | %.0f | %.0f |\n", x.Operation, x.Count, x.RPS,
+		cmd := "gracevisorctl " + x.Operation + " demo"
+		if x.Operation == "upgrade" {
+			cmd = "gracevisorctl upgrade (daemon upgrade)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %d | %.0f | %d | %d | %.0f | %.0f |\n", cmd, x.Count, x.RPS,
 			x.FailedRequests, x.FailedConns, x.MedianMS, x.MaxMS)
 	}
 	return b.String()
