@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,9 +134,9 @@ func TestUpgradeBySignalHealthAndNotify(t *testing.T) {
 	web := e.newApp("web", "--ignore-term") // stops only at stop_timeout: a long "stopping"
 	web.extra = "stop_timeout: 3"
 	e.writeConfig(web)
-	notify, env := listenNotifySocket(t)
+	notify, env := testutil.ListenNotify(t, false)
 	u := e.spawnUpgradable("NOTIFY_SOCKET=" + env)
-	if got := readNotify(t, notify); got != "READY=1" {
+	if got := testutil.ReadDatagram(t, notify); got != "READY=1" {
 		t.Fatalf("first daemon notified %q", got)
 	}
 	first := u.pid()
@@ -147,40 +146,18 @@ func TestUpgradeBySignalHealthAndNotify(t *testing.T) {
 	syscall.Kill(first, syscall.SIGUSR2)
 	testutil.Eventually(t, 30*time.Second, "a new daemon", func() bool { p := u.pid(); return p != 0 && p != first })
 	next := u.pid()
-	if got, want := readNotify(t, notify), fmt.Sprintf("MAINPID=%d\nREADY=1", next); got != want {
+	if got, want := testutil.ReadDatagram(t, notify), fmt.Sprintf("MAINPID=%d\nREADY=1", next); got != want {
 		t.Fatalf("new daemon notified %q, want %q", got, want)
 	}
 	testutil.Eventually(t, 15*time.Second, "the old daemon to exit", func() bool { return !testutil.Alive(first) })
 	syscall.Kill(next, syscall.SIGTERM)
-	if got := readNotify(t, notify); got != "STOPPING=1" {
+	if got := testutil.ReadDatagram(t, notify); got != "STOPPING=1" {
 		t.Fatalf("at shutdown: %q", got)
 	}
 	code, body, err := get(e.rpc, api.PathHealth)
 	if err != nil || code != 503 || body != "stopping\n" {
 		t.Fatalf("/healthz while stopping: %d %q %v", code, body, err)
 	}
-}
-
-func listenNotifySocket(t *testing.T) (*net.UnixConn, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, path
-}
-
-func readNotify(t *testing.T, c *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	n, err := c.Read(buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(buf[:n])
 }
 
 // binDaemon2 is gracevisord built with another version string, once.

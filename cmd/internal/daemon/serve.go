@@ -382,56 +382,42 @@ func (r *runner) updateOnSignal(ctx context.Context) {
 // stopApps stops every app gracefully. A second SIGTERM/SIGINT cancels the
 // graceful stop, so the supervisor kills what is left.
 func (r *runner) stopApps() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go shutdownSupervisor(ctx, r.sup, done)
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				r.log.Error("stopping apps", "err", err)
-			}
-			return
-		case sig := <-r.sigs:
-			if sig != syscall.SIGHUP {
-				r.log.Warn("second signal: killing apps now", "signal", sig.String())
-				cancel()
-			}
-		}
-	}
-}
-
-func shutdownSupervisor(ctx context.Context, sup *procs.Supervisor, done chan<- error) {
-	done <- sup.Shutdown(ctx)
+	r.endApps(r.sup.Shutdown, "stopping apps", "second signal: killing apps now")
 }
 
 // drainApps is stopApps after a hand-over: listeners close, connections
-// finish (drain_timeout), instances stop; a second SIGTERM/SIGINT kills
+// finish (drain_timeout), instances stop; a SIGTERM/SIGINT meanwhile kills
 // what is left.
 func (r *runner) drainApps() {
+	r.endApps(r.sup.Handover, "draining apps", "signal while draining: killing apps now")
+}
+
+// endApps runs end (Shutdown or Handover) until it returns; a SIGTERM or
+// SIGINT meanwhile cancels its context, so the supervisor kills what is
+// left. SIGHUP and SIGUSR2 are ignored by then.
+func (r *runner) endApps(end func(context.Context) error, what, onSignal string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go handOverSupervisor(ctx, r.sup, done)
+	go endSupervisor(ctx, end, done)
 	for {
 		select {
 		case err := <-done:
 			if err != nil {
-				r.log.Error("draining apps", "err", err)
+				r.log.Error(what, "err", err)
 			}
 			return
 		case sig := <-r.sigs:
 			if sig != syscall.SIGHUP && sig != syscall.SIGUSR2 {
-				r.log.Warn("signal while draining: killing apps now", "signal", sig.String())
+				r.log.Warn(onSignal, "signal", sig.String())
 				cancel()
 			}
 		}
 	}
 }
 
-func handOverSupervisor(ctx context.Context, sup *procs.Supervisor, done chan<- error) {
-	done <- sup.Handover(ctx)
+func endSupervisor(ctx context.Context, end func(context.Context) error, done chan<- error) {
+	done <- end(ctx)
 }
 
 // stopAPI lets in-flight requests finish (the shutdown request itself is
