@@ -150,6 +150,7 @@ func Run(o Options) error {
 		return nil
 	}
 	r.state.set(api.DaemonStopping)
+	r.delayShutdown(r.d.config().ShutdownDelay)
 	r.ops.notify(sdnotify.Stopping)
 	cancel() // ends log follows, refuses new operations
 	if r.up != nil {
@@ -428,5 +429,29 @@ func (r *runner) stopAPI(srv *http.Server) {
 	if err := srv.Shutdown(ctx); err != nil {
 		r.log.Warn("control API did not drain in time; closing", "err", err)
 		srv.Close()
+	}
+}
+
+// delayShutdown lets a balancer follow a shutdown: /healthz already answers
+// 503 (stopping), and for d every listener keeps accepting and every app
+// serving. A second SIGTERM/SIGINT ends the wait; SIGHUP and SIGUSR2 are
+// ignored by then.
+func (r *runner) delayShutdown(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	r.log.Info("shutting down: /healthz answers 503; apps serve on for shutdown_delay", "shutdown_delay", d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case sig := <-r.sigs:
+			if sig != syscall.SIGHUP && sig != syscall.SIGUSR2 {
+				r.log.Warn("second signal: stopping now", "signal", sig.String())
+				return
+			}
+		}
 	}
 }
