@@ -83,6 +83,7 @@ func run(ctx context.Context, o options) error {
 		{"bulk throughput", func() error { return measureBulk(ctx, st, o, res) }},
 		{"short connections", func() error { return measureShort(ctx, st, o, res) }},
 		{"keep-alive latency", func() error { return measureKeepAlive(ctx, st, o, res) }},
+		{"keep-alive throughput", func() error { return measureKeepAliveRPS(ctx, st, o, res) }},
 		{"reload, daemon upgrade and restart under load", func() error { return measureReload(ctx, st, o, res) }},
 		// Last: 10k connections leave many sockets in TIME_WAIT behind them.
 		{"idle connections", func() error { return measureIdle(ctx, st, o, res) }},

@@ -28,7 +28,7 @@ func measureReload(ctx context.Context, st *stack, o options, res *results) erro
 		}
 		done := make(chan wrkOut, 1)
 		go func() {
-			w, err := runWrk(ctx, gv.demo, 0, stop)
+			w, err := runWrk(ctx, gv.demo, 0, stop, false)
 			done <- wrkOut{w, err}
 		}()
 		time.Sleep(time.Second) // let the load ramp up before the first operation
