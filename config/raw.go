@@ -132,4 +132,5 @@ type rawApp struct {
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts
+	Proxy               rawProxyProtocol
 }
