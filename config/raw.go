@@ -140,4 +140,5 @@ type rawApp struct {
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts
+	Proxy               rawProxyProtocol
 }

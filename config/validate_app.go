@@ -35,6 +35,7 @@ func (v *validator) app(a *rawApp) {
 	}
 	v.user(a.User.Username)
 	v.logger(&a.Logger)
+	v.proxyProtocol(a)
 }
 
 // limits checks memory_max, memory_reload, pids_max, cpu_max and nofile.

@@ -100,7 +100,7 @@ func (p *osProcess) started(nofile int) error {
 }
 
 func (s *realSystem) prober(cfg *config.App, port int) probe {
-	return newProber(cfg.InternalHost, port, cfg.Healthcheck, cfg.HealthcheckTimeout).probeAddr
+	return proberFor(cfg, port).probeAddr
 }
 
 func (s *realSystem) close() {
