@@ -145,7 +145,7 @@ func TestCommands(t *testing.T) {
 func testFollow(t *testing.T, e *env, web app, args ...string) {
 	t.Helper()
 	out := &testutil.LockedBuffer{}
-	cmd := exec.Command(binCtl, append([]string{"--rpc", e.rpc}, args...)...)
+	cmd := exec.Command(binCtl, append([]string{"--conf", e.dir, "--rpc", e.rpc}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

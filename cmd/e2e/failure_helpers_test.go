@@ -24,7 +24,7 @@ import (
 func (e *env) ctlAsync(args ...string) <-chan result {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	cmd := exec.CommandContext(ctx, binCtl, append([]string{"--rpc", e.rpc}, args...)...)
+	cmd := exec.CommandContext(ctx, binCtl, append([]string{"--conf", e.dir, "--rpc", e.rpc}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {

@@ -245,7 +245,9 @@ func (r result) String() string {
 // ctl runs gracevisorctl --rpc ADDR args... and waits for it.
 func (e *env) ctl(args ...string) result {
 	e.t.Helper()
-	flags := append([]string{"--rpc", e.rpc}, e.ctlFlags...)
+	// --conf: the test's own config, never the machine's /etc/gracevisor
+	// (an installed package's token file would be sent, or be unreadable).
+	flags := append([]string{"--conf", e.dir, "--rpc", e.rpc}, e.ctlFlags...)
 	return runCtl(e.t, append(flags, args...)...)
 }
 

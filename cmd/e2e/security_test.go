@@ -100,7 +100,7 @@ func TestTokenAndRequestRules(t *testing.T) {
 
 	// gracevisorctl: without the token it is told why (exit 2); with
 	// --token-file, or with --conf naming the token_file, it works.
-	r := runCtl(t, "--rpc", e.rpc, "status")
+	r := runCtl(t, "--conf", t.TempDir(), "--rpc", e.rpc, "status") // not the machine's config
 	if r.code != 2 || !strings.Contains(r.stderr, "missing token") || !strings.Contains(r.stderr, "--token-file") {
 		t.Errorf("ctl without token: %v", r)
 	}
