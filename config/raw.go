@@ -135,4 +135,5 @@ type rawApp struct {
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts
+	Templates           []rawTemplate
 }

@@ -121,6 +121,7 @@ func (d *decoder) app(n *yaml.Node, at pos) rawApp {
 		"user":                 d.user(&a.User),
 		"logger":               d.logger(&a.Logger, true),
 		"alerts":               d.alerts(&a.Alerts),
+		"templates":            d.templates(&a.Templates),
 	})
 	return a
 }
