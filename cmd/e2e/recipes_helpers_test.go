@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// This file holds what the recipe tests (recipes_test.go) share: finding a
+// real server's binary, an app entry for it, reloads during load, and
+// running and reading wrk.
+
+// need returns the path of each program, in order. A missing one skips the
+// test, except in CI (CI=true), where it fails it: .ci/run installs them.
+func need(t *testing.T, names ...string) []string {
+	t.Helper()
+	var paths []string
+	for _, name := range names {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			for _, dir := range []string{"/usr/sbin", "/usr/lib/postgresql/15/bin"} {
+				if _, serr := os.Stat(dir + "/" + name); serr == nil {
+					p, err = dir+"/"+name, nil
+					break
+				}
+			}
+		}
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed, and CI=true: .ci/run must install it", name)
+			}
+			t.Skipf("%s is not installed (see .ci/run for the packages); skipping the recipe", name)
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// recipeApp is an app that runs a real server: yaml holds its keys (one per
+// line, not indented), which replace the harness's demoapp defaults; it
+// gets no healthcheck unless yaml sets one.
+func (e *env) recipeApp(name, yaml string) app {
+	a := e.newApp(name, "")
+	a.extra = "healthcheck: \"\"\n" + yaml
+	if strings.Contains(yaml, "\nhealthcheck:") || strings.HasPrefix(yaml, "healthcheck:") {
+		a.extra = yaml
+	}
+	return a
+}
+
+// startRecipe writes the config with a, starts gracevisord and waits until
+// the app is RUNNING.
+func (e *env) startRecipe(a app) *daemon {
+	e.t.Helper()
+	e.writeConfig(a)
+	d := e.start()
+	deadline := time.Now().Add(20 * time.Second)
+	for e.ctl("status", a.name).code != 0 {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s never got RUNNING: %v\n%s", a.name, e.ctl("status", a.name), d.output)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d
+}
+
+// reloads reloads app n times, gap apart, each one required to succeed, and
+// returns how many it did.
+func (e *env) reloads(name string, n int, gap time.Duration) int {
+	e.t.Helper()
+	for i := range n {
+		time.Sleep(gap)
+		if r := e.ctl("reload", name); r.code != 0 {
+			e.t.Fatalf("reload %d of %s: %v", i+1, name, r)
+		}
+	}
+	return n
+}
+
+// loadDuringReloads runs load until reloads have been done and then settle
+// longer (so that every old instance has drained and stopped under load),
+// and returns what load returned. load must return once ctx is done.
+func loadDuringReloads[T any](e *env, name string, n int, gap, settle time.Duration, load func(ctx context.Context) T) T {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out T
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go runLoad(&wg, ctx, load, &out)
+	e.reloads(name, n, gap)
+	time.Sleep(settle)
+	cancel()
+	wg.Wait()
+	return out
+}
+
+func runLoad[T any](wg *sync.WaitGroup, ctx context.Context, load func(ctx context.Context) T, out *T) {
+	defer wg.Done()
+	*out = load(ctx)
+}
+
+// wrkResult is what one wrk run reports.
+type wrkResult struct {
+	requests int
+	socket   int // connect + read + write + timeout errors
+	non2xx   int
+	detail   string // the "Socket errors" line, if any
+}
+
+func (r wrkResult) errors() int { return r.socket + r.non2xx }
+
+func (r wrkResult) String() string {
+	return fmt.Sprintf("%d requests, %d errors (socket %d%s, non-2xx %d)", r.requests, r.errors(), r.socket, r.detail, r.non2xx)
+}
+
+var (
+	wrkRequests = regexp.MustCompile(`(\d+) requests in`)
+	wrkSocket   = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+)
+
+// runWrk runs wrk against url for d with c connections; with short, every
+// request asks for "Connection: close", so each one is a new connection.
+func runWrk(wrk, url string, d time.Duration, c int, short bool) (wrkResult, error) {
+	args := []string{"-t1", "-c" + strconv.Itoa(c), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--timeout", "5s"}
+	if short {
+		args = append(args, "-H", "Connection: close")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, wrk, append(args, url)...).CombinedOutput()
+	var r wrkResult
+	if err != nil {
+		return r, fmt.Errorf("wrk %q: %w\n%s", args, err, out)
+	}
+	m := wrkRequests.FindSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("wrk output has no request count:\n%s", out)
+	}
+	r.requests, _ = strconv.Atoi(string(m[1]))
+	if m := wrkSocket.FindSubmatch(out); m != nil {
+		for _, n := range m[1:] {
+			v, _ := strconv.Atoi(string(n))
+			r.socket += v
+		}
+		r.detail = ": " + string(bytes.TrimPrefix(m[0], []byte("Socket errors: ")))
+	}
+	if m := wrkNon2xx.FindSubmatch(out); m != nil {
+		r.non2xx, _ = strconv.Atoi(string(m[1]))
+	}
+	return r, nil
+}
+
+// wrkDuringReloads runs wrk through app's external address while it
+// reloads n times; wrk runs from just before the first reload until the
+// old instances of all of them have had drain_timeout (drain) and about a
+// second more to stop.
+func wrkDuringReloads(e *env, wrk string, a app, n int, drain time.Duration, short bool) wrkResult {
+	e.t.Helper()
+	const gap = 500 * time.Millisecond
+	d := (time.Duration(n)*gap + drain + 1500*time.Millisecond).Round(time.Second)
+	var r wrkResult
+	var err error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r, err = runWrk(wrk, "http://"+a.addr+"/", d, 8, short)
+	}()
+	time.Sleep(300 * time.Millisecond) // wrk is connected
+	e.reloads(a.name, n, gap)
+	wg.Wait()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// runsResult counts the runs of a client program that load did in a loop.
+type runsResult struct {
+	runs, failed, requests int
+	lastErr                string // the last failed run's output, trimmed
+}
+
+func (r runsResult) String() string {
+	s := fmt.Sprintf("%d runs (%d requests), %d failed", r.runs, r.requests, r.failed)
+	if r.lastErr != "" {
+		s += fmt.Sprintf(" (last: %q)", r.lastErr)
+	}
+	return s
+}
+
+// runLoop runs argv again and again until ctx is done, letting the run in
+// flight finish; each run that exits 0 counts perRun requests.
+func runLoop(ctx context.Context, perRun int, argv ...string) runsResult {
+	var r runsResult
+	for ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(rctx, argv[0], argv[1:]...).CombinedOutput()
+		cancel()
+		r.count(out, err)
+		if err == nil {
+			r.requests += perRun
+		}
+	}
+	return r
+}
+
+// runForever runs argv, a client that runs until it is killed, until ctx
+// is done, and starts it again each time it exits on its own (a failed
+// run); the run killed at the end counts as a success.
+func runForever(ctx context.Context, argv ...string) runsResult {
+	var r runsResult
+	for ctx.Err() == nil {
+		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		if ctx.Err() != nil {
+			err = nil
+		} else if err == nil {
+			err = errors.New("exited 0 before it was stopped")
+		}
+		r.count(out, err)
+	}
+	return r
+}
+
+func (r *runsResult) count(out []byte, err error) {
+	r.runs++
+	if err != nil {
+		r.failed++
+		r.lastErr = lastLine(out) + " (" + err.Error() + ")"
+	}
+}
+
+// lastLine is the last non-empty line of out, with carriage-return
+// progress lines reduced to their last part.
+func lastLine(out []byte) string {
+	lines := strings.FieldsFunc(string(out), func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return ""
+}

@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The recipe tests run real servers from Debian's packages behind a real
+// gracevisord, with their real clients, under reloads, and log the error
+// counts docs/recipes.md quotes. Each test skips when its server is not
+// installed, except with CI=true (.ci/run installs them).
+
+// recipeReloads is how many reloads each load phase of a recipe sees.
+const recipeReloads = 5
+
+// recipeDrain is the recipes' drain_timeout: short, so that connections a
+// client keeps open (keep-alive, pools) meet the old instance's stop within
+// the test.
+const recipeDrain = 2 * time.Second
+
+// nginxTemplate is the recipe's nginx.conf.in; DIR is the test's folder.
+const nginxTemplate = `daemon off;
+worker_processes 1;
+pid DIR/run/nginx-{port}.pid;
+error_log stderr notice;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:{port};
+        location = /health { return 200 "ok\n"; }
+        location / { return 200 "hello from nginx on port {port}\n"; }
+    }
+}
+`
+
+// TestRecipeNginx: nginx reads its port from a file rendered by templates;
+// QUIT stops it gracefully (keep-alive connections are closed between
+// requests), so wrk sees no error, with keep-alive or without.
+func TestRecipeNginx(t *testing.T) {
+	bins := need(t, "nginx", "wrk")
+	nginx, wrk := bins[0], bins[1]
+	e := newEnv(t)
+	if err := os.MkdirAll(filepath.Join(e.dir, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.writeFile("nginx.conf.in", strings.ReplaceAll(nginxTemplate, "DIR", e.dir))
+	a := e.recipeApp("web", strings.ReplaceAll(`command: NGINX -e stderr -p DIR/run/ -c DIR/run/nginx-{port}.conf
+healthcheck: /health
+stop_signal: QUIT
+drain_timeout: 2
+templates:
+  - src: DIR/nginx.conf.in
+    dst: DIR/run/nginx-{port}.conf`, "DIR", e.dir))
+	a.extra = strings.ReplaceAll(a.extra, "NGINX", nginx)
+	e.startRecipe(a)
+
+	keep := wrkDuringReloads(e, wrk, a, recipeReloads, recipeDrain, false)
+	t.Logf("nginx, wrk keep-alive (8 connections), %d reloads: %v", recipeReloads, keep)
+	short := wrkDuringReloads(e, wrk, a, recipeReloads, recipeDrain, true)
+	t.Logf("nginx, wrk Connection: close, %d reloads: %v", recipeReloads, short)
+	if keep.requests == 0 || short.requests == 0 {
+		t.Fatalf("no load got through: keep-alive %v; short %v", keep, short)
+	}
+	if keep.errors() != 0 || short.errors() != 0 {
+		t.Errorf("errors under reloads: keep-alive %v; short %v", keep, short)
+	}
+	e.oneInstanceLeft(a.name)
+}
+
+// oneInstanceLeft fails unless every old instance of app has exited.
+func (e *env) oneInstanceLeft(name string) {
+	e.t.Helper()
+	if !waitForInstances(e, name, 1, 5*time.Second) {
+		e.t.Errorf("%s: old instances still running: %+v", name, e.status()[name].Instances)
+	}
+}
+
+func waitForInstances(e *env, name string, n int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for len(e.status()[name].Instances) != n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// TestRecipeRedis: redis-server takes its port on the command line; a
+// reload starts an empty server (no persistence), short connections see no
+// error, and a pooled client sees its connections to the old instance
+// closed when drain_timeout ends.
+func TestRecipeRedis(t *testing.T) {
+	bins := need(t, "redis-server", "redis-benchmark", "redis-cli")
+	server, bench, cli := bins[0], bins[1], bins[2]
+	e := newEnv(t)
+	a := e.recipeApp("cache", "command: "+server+" --port {port} --bind 127.0.0.1 --save '' --appendonly no\n"+
+		"stop_signal: TERM\ndrain_timeout: 2")
+	e.startRecipe(a)
+	port := strconv.Itoa(portOf(t, a.addr))
+	redis := func(args ...string) string {
+		out, err := exec.Command(cli, append([]string{"-h", "127.0.0.1", "-p", port}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("redis-cli %q: %v: %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+
+	if got := redis("set", "k", "v"); got != "OK" {
+		t.Fatalf("set k v: %q", got)
+	}
+	e.mustCtl(0, "reload", a.name)
+	got := redis("get", "k")
+	t.Logf("redis: set k v; reload; get k → %q", got)
+	if got != "" {
+		t.Errorf("get k after a reload: %q; a reload starts an empty redis-server", got)
+	}
+
+	const n = 2000
+	benchArgs := func(keepAlive string) []string {
+		return []string{bench, "-h", "127.0.0.1", "-p", port, "-k", keepAlive, "-c", "8", "-n", strconv.Itoa(n), "-t", "set,get", "-q"}
+	}
+	short := loadDuringReloads(e, a.name, recipeReloads, 500*time.Millisecond, time.Second, func(ctx context.Context) runsResult {
+		return runLoop(ctx, 2*n, benchArgs("0")...)
+	})
+	t.Logf("redis, redis-benchmark -k 0 (a connection per request), %d reloads: %v", recipeReloads, short)
+	pooled := loadDuringReloads(e, a.name, recipeReloads, 500*time.Millisecond, recipeDrain+time.Second, func(ctx context.Context) runsResult {
+		// One test long enough that its 8 connections live through every reload.
+		return runForever(ctx, bench, "-h", "127.0.0.1", "-p", port, "-k", "1", "-c", "8", "-n", "100000000", "-t", "get", "-q")
+	})
+	t.Logf("redis, redis-benchmark -k 1 (8 kept connections), %d reloads, drain_timeout 2: %v", recipeReloads, pooled)
+	if short.requests == 0 || short.failed != 0 {
+		t.Errorf("redis-benchmark -k 0 under reloads: %v; want no failed run", short)
+	}
+	e.oneInstanceLeft(a.name)
+}
