@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -251,4 +253,123 @@ func lastLine(out []byte) string {
 		}
 	}
 	return ""
+}
+
+// mcConn is a memcached text-protocol connection.
+type mcConn struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialMC(addr string) (*mcConn, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &mcConn{c: c, r: bufio.NewReader(c)}, nil
+}
+
+// setGet stores key=val, reads it back and checks it.
+func (m *mcConn) setGet(key, val string) error {
+	m.c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(m.c, "set %s 0 0 %d\r\n%s\r\nget %s\r\n", key, len(val), val, key); err != nil {
+		return err
+	}
+	want := []string{"STORED", fmt.Sprintf("VALUE %s 0 %d", key, len(val)), val, "END"}
+	for _, w := range want {
+		line, err := m.r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if got := strings.TrimRight(line, "\r\n"); got != w {
+			return fmt.Errorf("memcached said %q, want %q", got, w)
+		}
+	}
+	return nil
+}
+
+// get returns key's value, or "" when memcached has none.
+func (m *mcConn) get(key string) (string, error) {
+	m.c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(m.c, "get %s\r\n", key); err != nil {
+		return "", err
+	}
+	var val string
+	for {
+		line, err := m.r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		switch line = strings.TrimRight(line, "\r\n"); {
+		case line == "END":
+			return val, nil
+		case strings.HasPrefix(line, "VALUE "):
+		default:
+			val = line
+		}
+	}
+}
+
+// opsResult counts a Go client's operations and errors.
+type opsResult struct {
+	ops, errs int
+	lastErr   string
+}
+
+func (r opsResult) String() string {
+	s := fmt.Sprintf("%d set+get+verify, %d errors", r.ops, r.errs)
+	if r.lastErr != "" {
+		s += fmt.Sprintf(" (last: %s)", r.lastErr)
+	}
+	return s
+}
+
+// mcLoad runs workers clients against addr until ctx is done. With short,
+// each operation dials a new connection; otherwise each worker keeps one
+// (a pool) and dials again after an error.
+func mcLoad(ctx context.Context, addr string, workers int, short bool) opsResult {
+	results := make([]opsResult, workers)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go mcWorker(ctx, &wg, addr, i, short, &results[i])
+	}
+	wg.Wait()
+	var sum opsResult
+	for _, r := range results {
+		sum.ops += r.ops
+		sum.errs += r.errs
+		if r.lastErr != "" {
+			sum.lastErr = r.lastErr
+		}
+	}
+	return sum
+}
+
+func mcWorker(ctx context.Context, wg *sync.WaitGroup, addr string, id int, short bool, r *opsResult) {
+	defer wg.Done()
+	var m *mcConn
+	defer func() {
+		if m != nil {
+			m.c.Close()
+		}
+	}()
+	for i := 0; ctx.Err() == nil; i++ {
+		var err error
+		if m == nil {
+			m, err = dialMC(addr)
+		}
+		if err == nil {
+			r.ops++
+			err = m.setGet(fmt.Sprintf("w%d-%d", id, i), fmt.Sprintf("value %d of worker %d", i, id))
+		}
+		if err != nil {
+			r.errs++
+			r.lastErr = err.Error()
+		}
+		if (short || err != nil) && m != nil {
+			m.c.Close()
+			m = nil
+		}
+	}
 }

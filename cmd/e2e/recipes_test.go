@@ -141,3 +141,48 @@ func TestRecipeRedis(t *testing.T) {
 	}
 	e.oneInstanceLeft(a.name)
 }
+
+// TestRecipeMemcached: memcached takes its port on the command line; a
+// reload starts an empty cache; a client with a connection per operation
+// sees no error, a pool sees its connections to the old instance closed
+// when drain_timeout ends.
+func TestRecipeMemcached(t *testing.T) {
+	memcached := need(t, "memcached")[0]
+	e := newEnv(t)
+	// -u: memcached refuses to run as root without it (and ignores it otherwise).
+	a := e.recipeApp("sessions", "command: "+memcached+" -l 127.0.0.1 -p {port} -U 0 -u nobody\n"+
+		"stop_signal: TERM\ndrain_timeout: 2")
+	e.startRecipe(a)
+
+	m, err := dialMC(a.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.setGet("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	m.c.Close()
+	e.mustCtl(0, "reload", a.name)
+	if m, err = dialMC(a.addr); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.get("k")
+	m.c.Close()
+	t.Logf("memcached: set k v; reload; get k → %q (%v)", got, err)
+	if err != nil || got != "" {
+		t.Errorf("get k after a reload: %q, %v; a reload starts an empty memcached", got, err)
+	}
+
+	short := loadDuringReloads(e, a.name, recipeReloads, 500*time.Millisecond, time.Second, func(ctx context.Context) opsResult {
+		return mcLoad(ctx, a.addr, 4, true)
+	})
+	t.Logf("memcached, 4 clients, a connection per set+get, %d reloads: %v", recipeReloads, short)
+	pooled := loadDuringReloads(e, a.name, recipeReloads, 500*time.Millisecond, recipeDrain+time.Second, func(ctx context.Context) opsResult {
+		return mcLoad(ctx, a.addr, 8, false)
+	})
+	t.Logf("memcached, a pool of 8 connections, %d reloads, drain_timeout 2: %v", recipeReloads, pooled)
+	if short.ops == 0 || short.errs != 0 || pooled.ops == 0 {
+		t.Errorf("memcached under reloads: short %v; pool %v; want no error on short connections", short, pooled)
+	}
+	e.oneInstanceLeft(a.name)
+}
