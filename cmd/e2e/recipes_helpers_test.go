@@ -164,13 +164,15 @@ func runWrk(wrk, url string, d time.Duration, c int, short bool) (wrkResult, err
 }
 
 // wrkDuringReloads runs wrk through app's external address while it
-// reloads n times; wrk runs from just before the first reload until the
+// reloads n times (after one more, timed, without load); wrk runs from just before the first reload until the
 // old instances of all of them have had drain_timeout (drain) and about a
 // second more to stop.
 func wrkDuringReloads(e *env, wrk string, a app, n int, drain time.Duration, short bool) wrkResult {
 	e.t.Helper()
 	const gap = 500 * time.Millisecond
-	d := (time.Duration(n)*gap + drain + 1500*time.Millisecond).Round(time.Second)
+	start := time.Now()
+	e.reloads(a.name, 1, 0) // how long one takes, so that wrk outlasts them all
+	d := (time.Duration(n)*(gap+time.Since(start)) + drain + 1500*time.Millisecond).Round(time.Second)
 	var r wrkResult
 	var err error
 	var wg sync.WaitGroup

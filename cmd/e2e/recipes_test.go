@@ -227,3 +227,32 @@ func TestRecipeNode(t *testing.T) {
 	}
 	e.oneInstanceLeft(a.name)
 }
+
+// wsgiApp is the recipe's app.py.
+const wsgiApp = `import os
+
+def app(environ, start_response):
+    body = b"ok\n" if environ["PATH_INFO"] == "/health" else b"hello from gunicorn, pid %d\n" % os.getpid()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+`
+
+// TestRecipeGunicorn: a WSGI app under gunicorn (sync workers, which
+// close every connection after its response); TERM is gunicorn's graceful
+// stop.
+func TestRecipeGunicorn(t *testing.T) {
+	bins := need(t, "gunicorn", "wrk")
+	gunicorn, wrk := bins[0], bins[1]
+	e := newEnv(t)
+	e.writeFile("app.py", wsgiApp)
+	a := e.recipeApp("py", "command: "+gunicorn+" --bind 127.0.0.1:{port} --workers 2 --graceful-timeout 5 --chdir "+e.dir+" app:app\n"+
+		"healthcheck: /health\nstop_signal: TERM\nstop_timeout: 10\ndrain_timeout: 2")
+	e.startRecipe(a)
+
+	short := wrkDuringReloads(e, wrk, a, recipeReloads, recipeDrain, true)
+	t.Logf("gunicorn, wrk Connection: close, %d reloads: %v", recipeReloads, short)
+	if short.requests == 0 || short.errors() != 0 {
+		t.Errorf("gunicorn under reloads: %v; want no error", short)
+	}
+	e.oneInstanceLeft(a.name)
+}
