@@ -9,12 +9,17 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 // This file holds what the recipe tests (recipes_test.go) share: finding a
@@ -28,12 +33,9 @@ func need(t *testing.T, names ...string) []string {
 	var paths []string
 	for _, name := range names {
 		p, err := exec.LookPath(name)
-		if err != nil {
-			for _, dir := range []string{"/usr/sbin", "/usr/lib/postgresql/15/bin"} {
-				if _, serr := os.Stat(dir + "/" + name); serr == nil {
-					p, err = dir+"/"+name, nil
-					break
-				}
+		if err != nil { // Debian keeps PostgreSQL's server programs out of PATH
+			if found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name); len(found) > 0 {
+				p, err = found[len(found)-1], nil
 			}
 		}
 		if err != nil {
@@ -163,26 +165,35 @@ func runWrk(wrk, url string, d time.Duration, c int, short bool) (wrkResult, err
 	return r, nil
 }
 
-// wrkDuringReloads runs wrk through app's external address while it
-// reloads n times (after one more, timed, without load); wrk runs from just before the first reload until the
-// old instances of all of them have had drain_timeout (drain) and about a
-// second more to stop.
+// wrkDuringReloads runs wrk (8 connections) through app's external
+// address while it reloads n times.
 func wrkDuringReloads(e *env, wrk string, a app, n int, drain time.Duration, short bool) wrkResult {
+	e.t.Helper()
+	return timedDuringReloads(e, a.name, n, drain, func(d time.Duration) (wrkResult, error) {
+		return runWrk(wrk, "http://"+a.addr+"/", d, 8, short)
+	})
+}
+
+// timedDuringReloads runs load, a client that runs for the duration it is
+// given, while app reloads n times (after one more, timed, without load):
+// from just before the first reload until the old instances of all of them
+// have had drain_timeout (drain) and about a second more to stop.
+func timedDuringReloads[T any](e *env, name string, n int, drain time.Duration, load func(d time.Duration) (T, error)) T {
 	e.t.Helper()
 	const gap = 500 * time.Millisecond
 	start := time.Now()
-	e.reloads(a.name, 1, 0) // how long one takes, so that wrk outlasts them all
+	e.reloads(name, 1, 0)
 	d := (time.Duration(n)*(gap+time.Since(start)) + drain + 1500*time.Millisecond).Round(time.Second)
-	var r wrkResult
+	var r T
 	var err error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r, err = runWrk(wrk, "http://"+a.addr+"/", d, 8, short)
+		r, err = load(d)
 	}()
-	time.Sleep(300 * time.Millisecond) // wrk is connected
-	e.reloads(a.name, n, gap)
+	time.Sleep(300 * time.Millisecond) // the client is connected
+	e.reloads(name, n, gap)
 	wg.Wait()
 	if err != nil {
 		e.t.Fatal(err)
@@ -374,4 +385,118 @@ func mcWorker(ctx context.Context, wg *sync.WaitGroup, addr string, id int, shor
 			m = nil
 		}
 	}
+}
+
+// postgresServer is a PostgreSQL cluster the test made with initdb and
+// runs on port, as the postgres user when the test runs as root (initdb
+// and postgres refuse root).
+type postgresServer struct {
+	port int
+	cred *syscall.Credential // nil: the test's own user
+	user string              // the app user for servers that refuse root too ("" = none)
+}
+
+// startPostgres makes a cluster in a new folder under dir (which must be
+// reachable by the postgres user) and starts postgres on a free port; it
+// is stopped at cleanup.
+func startPostgres(t *testing.T, initdb, postgres, pgIsReady, dir string) *postgresServer {
+	t.Helper()
+	pg := &postgresServer{port: portOf(t, testutil.FreeAddr(t))}
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root, and no postgres user to run PostgreSQL as: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		pg.cred, pg.user = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, "postgres"
+		if err := os.Chown(data, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(initdb, "-D", data, "--auth", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	srv := exec.Command(postgres, "-D", data, "-p", strconv.Itoa(pg.port), "-k", data,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50")
+	srv.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	out := &testutil.LockedBuffer{}
+	srv.Stdout, srv.Stderr = out, out
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go waitProcess(srv, done)
+	t.Cleanup(func() { stopPostgres(t, srv, done, out) })
+	ready := func() bool {
+		return exec.Command(pgIsReady, "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.port)).Run() == nil
+	}
+	if !testutil.WaitFor(20*time.Second, ready) {
+		t.Fatalf("postgres never got ready:\n%s", out)
+	}
+	return pg
+}
+
+func waitProcess(cmd *exec.Cmd, done chan<- struct{}) {
+	_ = cmd.Wait()
+	close(done)
+}
+
+// stopPostgres asks for a fast shutdown (SIGINT), then kills the group.
+func stopPostgres(t *testing.T, srv *exec.Cmd, done <-chan struct{}, out fmt.Stringer) {
+	_ = srv.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+		return
+	case <-time.After(10 * time.Second):
+	}
+	t.Errorf("postgres ignored SIGINT for 10s; killing it:\n%s", out)
+	_ = syscall.Kill(-srv.Process.Pid, syscall.SIGKILL)
+	<-done
+}
+
+// pgbenchResult is what pgbench reports.
+type pgbenchResult struct {
+	processed, failed, aborted int
+	output                     string
+}
+
+func (r pgbenchResult) String() string {
+	return fmt.Sprintf("%d transactions, %d failed, %d clients aborted", r.processed, r.failed, r.aborted)
+}
+
+var (
+	pgbenchProcessed = regexp.MustCompile(`number of transactions actually processed: (\d+)`)
+	pgbenchFailed    = regexp.MustCompile(`number of failed transactions: (\d+)`)
+	pgbenchAborted   = regexp.MustCompile(`(?m)^.*client \d+ aborted.*$`)
+)
+
+// runPgbench runs pgbench with args for d; exit status 2 (some clients
+// aborted) is a result, not an error.
+func runPgbench(pgbench string, d time.Duration, args ...string) (pgbenchResult, error) {
+	args = append([]string{"-T", strconv.Itoa(int(d.Seconds()))}, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, pgbench, args...).CombinedOutput()
+	r := pgbenchResult{output: string(out)}
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 2) {
+		return r, fmt.Errorf("pgbench %q: %w\n%s", args, err, out)
+	}
+	m := pgbenchProcessed.FindSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("pgbench output has no transaction count:\n%s", out)
+	}
+	r.processed, _ = strconv.Atoi(string(m[1]))
+	if m := pgbenchFailed.FindSubmatch(out); m != nil {
+		r.failed, _ = strconv.Atoi(string(m[1]))
+	}
+	r.aborted = len(pgbenchAborted.FindAll(out, -1))
+	return r, nil
 }

@@ -256,3 +256,76 @@ func TestRecipeGunicorn(t *testing.T) {
 	}
 	e.oneInstanceLeft(a.name)
 }
+
+// pgbouncerTemplate is the recipe's pgbouncer.ini.in; PGPORT and DIR are
+// filled in by the test.
+const pgbouncerTemplate = `[databases]
+postgres = host=127.0.0.1 port=PGPORT dbname=postgres
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = DIR/userlist.txt
+pool_mode = transaction
+max_client_conn = 100
+default_pool_size = 8
+`
+
+// TestRecipePgbouncer: pgbouncer in front of a real PostgreSQL, its port
+// in a file rendered by templates; pgbench with a new connection per
+// transaction through gracevisord while pgbouncer reloads.
+func TestRecipePgbouncer(t *testing.T) {
+	bins := need(t, "pgbouncer", "pgbench", "initdb", "postgres", "pg_isready")
+	pgbouncer, pgbench := bins[0], bins[1]
+	dir, err := os.MkdirTemp("", "gracevisor-recipe-pg-") // not t.TempDir: postgres must reach it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pg := startPostgres(t, bins[2], bins[3], bins[4], dir)
+	pgPort := strconv.Itoa(pg.port)
+	if out, err := exec.Command(pgbench, "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p", pgPort, "-U", "postgres", "postgres").CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+
+	for name, text := range map[string]string{
+		"userlist.txt":     `"postgres" ""` + "\n",
+		"pgbouncer.ini.in": strings.NewReplacer("PGPORT", pgPort, "DIR", dir).Replace(pgbouncerTemplate),
+		"run/.keep":        "",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := newEnv(t)
+	yaml := strings.ReplaceAll(`command: PGBOUNCER DIR/run/pgbouncer-{port}.ini
+directory: DIR
+stop_signal: INT
+drain_timeout: 2
+templates:
+  - src: DIR/pgbouncer.ini.in
+    dst: DIR/run/pgbouncer-{port}.ini`, "DIR", dir)
+	yaml = strings.ReplaceAll(yaml, "PGBOUNCER", pgbouncer)
+	if pg.user != "" {
+		yaml += "\nuser: {username: " + pg.user + "}" // pgbouncer refuses to run as root
+	}
+	a := e.recipeApp("pgbouncer", yaml)
+	e.startRecipe(a)
+
+	r := timedDuringReloads(e, a.name, recipeReloads, recipeDrain, func(d time.Duration) (pgbenchResult, error) {
+		return runPgbench(pgbench, d, "-C", "-S", "-n", "-c", "4", "-j", "2", "-h", "127.0.0.1", "-p", strconv.Itoa(portOf(t, a.addr)), "-U", "postgres", "postgres")
+	})
+	t.Logf("pgbouncer, pgbench -C -S (a connection per transaction, 4 clients), %d reloads: %v", recipeReloads, r)
+	if r.processed == 0 || r.failed != 0 || r.aborted != 0 {
+		t.Errorf("pgbench through gracevisord while pgbouncer reloads: %v\n%s", r, r.output)
+	}
+	e.oneInstanceLeft(a.name)
+}
