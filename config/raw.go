@@ -136,4 +136,5 @@ type rawApp struct {
 	Logger              rawLogger
 	Alerts              rawAlerts
 	Templates           []rawTemplate
+	Proxy               rawProxyProtocol
 }

@@ -18,9 +18,10 @@ import (
 
 // TestUpgradeUnderLoad: clients on fresh connections run throughout; a
 // long-lived echo connection keeps echoing across an upgrade, and its old
-// daemon exits only once that client closes; then 9 more upgrades back to
-// back. No request fails, the pid changes every time, every old daemon
-// and its instances are gone after their drain.
+// daemon exits only once that client closes (an upgrade asked for meanwhile
+// waits for it); then more upgrades back to back. No request fails, the pid
+// changes every time, every old daemon and its instances are gone after
+// their drain, and the daemons' shared log holds only whole lines.
 func TestUpgradeUnderLoad(t *testing.T) {
 	e := newEnv(t)
 	web := e.newApp("web", "")
@@ -45,12 +46,26 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	if !testutil.Alive(first) {
 		t.Fatal("the old daemon exited with a client still connected")
 	}
+	second := make(chan upgradeOutcome, 1)
+	go func() { second <- u.upgrade() }() // waits: its predecessor still drains
+	testutil.Eventually(t, 10*time.Second, "the second upgrade to wait", func() bool {
+		return u.version().State == api.DaemonUpgrading
+	})
+	select {
+	case o := <-second:
+		t.Fatalf("an upgrade finished while the previous daemon drained: %+v", o)
+	case <-time.After(500 * time.Millisecond):
+	}
 	stream.finish(t)
 	testutil.Eventually(t, 15*time.Second, "the old daemon to exit once its last client closed", func() bool { return !testutil.Alive(first) })
+	o2 := <-second
+	if o2.result == nil || o2.steps()[0] != api.StepWaiting {
+		t.Fatalf("upgrade 2: steps %v, %+v", o2.steps(), o2)
+	}
 
-	pids := []int{first, o.result.NewPID}
+	pids := []int{first, o.result.NewPID, o2.result.NewPID}
 	var took []time.Duration
-	for i := 2; i <= 10; i++ {
+	for i := 3; i <= 10; i++ {
 		o := u.upgrade()
 		if o.result == nil {
 			t.Fatalf("upgrade %d: %+v\n%s", i, o, u.output())
@@ -69,6 +84,33 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	}
 	if apps := runningDemoapps(); len(apps) != 2 {
 		t.Fatalf("%d demoapps run, want the 2 instances of the last daemon: %v", len(apps), apps)
+	}
+	checkSharedLog(t, filepath.Join(e.dir, "log", "gracevisor.log"), pids)
+}
+
+// checkSharedLog: every line of the log the daemons shared is whole (one
+// slog record, with the daemon's pid), and every daemon wrote some.
+func checkSharedLog(t *testing.T, path string, pids []int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := map[int]int{}
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var pid int
+		if !strings.HasPrefix(line, "time=") || strings.Count(line, "time=") != 1 {
+			t.Fatalf("log line %d is not one whole record: %q", i+1, line)
+		}
+		if _, err := fmt.Sscanf(line[strings.Index(line, "daemon_pid="):], "daemon_pid=%d", &pid); err != nil {
+			t.Fatalf("log line %d has no daemon_pid: %q", i+1, line)
+		}
+		wrote[pid]++
+	}
+	for _, pid := range pids {
+		if wrote[pid] == 0 {
+			t.Errorf("daemon %d wrote no line to the shared log", pid)
+		}
 	}
 }
 
