@@ -113,6 +113,9 @@ type App struct {
 	// Alerts are the app's alert hooks, inherited key by key from the global ones.
 	Alerts Alerts
 
+	// Templates are rendered before each start of an instance; none by default.
+	Templates []Template
+
 	// Stdout and Stderr are the app's log files. They have the same Path
 	// when both streams go to one file (log_file).
 	Stdout LogFile

@@ -140,5 +140,6 @@ type rawApp struct {
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts
+	Templates           []rawTemplate
 	Proxy               rawProxyProtocol
 }

@@ -109,6 +109,7 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		MaxConnections:      a.MaxConnections.or(defaultMaxConnections),
 		User:                a.User.Username.or(g.user),
 		Alerts:              resolveAlerts(&a.Alerts, g.alerts),
+		Templates:           resolveTemplates(abs, a.Templates),
 		Source:              fmt.Sprintf("%s:%d", a.File, a.Line),
 		Proxy:               resolveProxyProtocol(&a.Proxy),
 	}

@@ -126,6 +126,7 @@ func (d *decoder) app(n *yaml.Node, at pos) rawApp {
 		"user":                 d.user(&a.User),
 		"logger":               d.logger(&a.Logger, true),
 		"alerts":               d.alerts(&a.Alerts),
+		"templates":            d.templates(&a.Templates),
 
 		"proxy_protocol":             d.str(&a.Proxy.ProxyProtocol),
 		"healthcheck_proxy_protocol": d.bool(&a.Proxy.HealthcheckProxyProtocol),

@@ -35,6 +35,7 @@ func (v *validator) app(a *rawApp) {
 	}
 	v.user(a.User.Username)
 	v.logger(&a.Logger)
+	v.templates(a.Templates)
 	v.proxyProtocol(a)
 }
 

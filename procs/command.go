@@ -18,7 +18,8 @@ const portPlaceholder = "{port}"
 // buildCommand prepares (but does not start) the process of one instance of
 // app listening on port: argv split with shell quoting rules but no shell,
 // environment merged over gracevisord's own, working directory, process
-// group, Pdeathsig (where the platform has it) and user.
+// group, Pdeathsig (where the platform has it) and user. It renders the
+// app's templates for port first (template.go).
 func buildCommand(app *config.App, port int) (*exec.Cmd, error) {
 	p := strconv.Itoa(port)
 	argv, err := splitCommand(strings.ReplaceAll(app.Command, portPlaceholder, p))
@@ -44,6 +45,9 @@ func buildCommand(app *config.App, port int) (*exec.Cmd, error) {
 	}
 	env = append(env, "GRACEVISOR_APP="+app.Name, "GRACEVISOR_PORT="+p)
 	cmd.Env = dedupEnv(env)
+	if err := renderTemplates(app, p, cmd.SysProcAttr.Credential); err != nil {
+		return nil, err
+	}
 	return cmd, nil
 }
 

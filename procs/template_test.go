@@ -1,0 +1,64 @@
+package procs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gracevisor/gracevisor/config"
+)
+
+// TestBuildCommandRendersTemplates: each start writes its own file, with
+// {port} and {app} replaced in the text and in dst, and src's mode.
+func TestBuildCommandRendersTemplates(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "web.conf.in")
+	if err := os.WriteFile(src, []byte("listen 127.0.0.1:{port}; # {app} {port}\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	app := &config.App{Name: "web", Command: "true {port}",
+		Templates: []config.Template{{Src: src, Dst: filepath.Join(dir, "{app}-{port}.conf")}}}
+	for _, port := range []int{10001, 10002} {
+		if _, err := buildCommand(app, port); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, port := range []string{"10001", "10002"} {
+		dst := filepath.Join(dir, "web-"+port+".conf")
+		got, err := os.ReadFile(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "listen 127.0.0.1:" + port + "; # web " + port + "\n"; string(got) != want {
+			t.Errorf("%s: %q, want %q", dst, got, want)
+		}
+		if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v, want src's 0640", dst, fi.Mode())
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// TestBuildCommandTemplateErrors: a template that cannot be rendered fails
+// the start, naming the template.
+func TestBuildCommandTemplateErrors(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "t.in")
+	if err := os.WriteFile(src, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, tmpl := range map[string]config.Template{
+		"src gone":       {Src: filepath.Join(dir, "gone.in"), Dst: filepath.Join(dir, "x-{port}")},
+		"no dst folder":  {Src: src, Dst: filepath.Join(dir, "nope", "x-{port}")},
+		"src is unknown": {Src: "", Dst: filepath.Join(dir, "x-{port}")},
+	} {
+		app := &config.App{Name: "web", Command: "true {port}", Templates: []config.Template{tmpl}}
+		cmd, err := buildCommand(app, 10001)
+		if err == nil || cmd != nil || !strings.HasPrefix(err.Error(), "template "+tmpl.Src+": ") {
+			t.Errorf("%s: got %v, %v; want no command and an error naming the template", name, cmd, err)
+		}
+	}
+}
