@@ -15,6 +15,8 @@ DESTDIR ?=
 # make deb: the architectures to cross-compile for, and where the packages go.
 DEB_ARCHES ?= amd64 arm64
 DIST       ?= dist
+# dpkg-deb's compression: xz (smallest) or gzip (faster, for tests).
+DEB_COMPRESS ?= xz
 
 .PHONY: all build test run bench lint fuzz install deb clean
 
@@ -72,7 +74,7 @@ deb:
 	@for arch in $(DEB_ARCHES); do \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildmode=pie -ldflags '-s -w $(LDFLAGS)' \
 			-o $(BIN)/linux_$$arch/ ./cmd/gracevisord ./cmd/gracevisorctl || exit 1; \
-		scripts/deb/build.sh '$(VERSION)' $$arch $(BIN)/linux_$$arch $(DIST) || exit 1; \
+		DEB_COMPRESS=$(DEB_COMPRESS) scripts/deb/build.sh '$(VERSION)' $$arch $(BIN)/linux_$$arch $(DIST) || exit 1; \
 	done
 
 clean:
