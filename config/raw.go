@@ -72,6 +72,9 @@ type rawConfig struct {
 	Apps        []rawApp
 	Statsd      rawStatsd
 	Alerts      rawAlerts
+	// ShutdownDelay is how long a shutdown keeps accepting after /healthz
+	// turned 503 (0: none).
+	ShutdownDelay val[time.Duration]
 }
 
 type rawPortRange struct {
@@ -132,4 +135,5 @@ type rawApp struct {
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts
+	Proxy               rawProxyProtocol
 }

@@ -59,6 +59,8 @@ func resolve(abs func(string) string, rc *rawConfig, apps []rawApp) *Config {
 		RPC:       resolveRPC(abs, &rc.RPC),
 		Log:       LogFile{Path: abs(rc.Logger.LogFile.or(filepath.Join(logDir, defaultLogFileName))), Rotation: g.rot},
 		User:      g.user,
+		// 0 (the default, and "-1 = no limit" of other timeouts) means no delay.
+		ShutdownDelay: max(rc.ShutdownDelay.V, 0),
 	}
 	c.Statsd = resolveStatsd(&rc.Statsd)
 	c.Alerts = resolveAlerts(&rc.Alerts, defaultAlerts())
@@ -106,6 +108,7 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		User:                a.User.Username.or(g.user),
 		Alerts:              resolveAlerts(&a.Alerts, g.alerts),
 		Source:              fmt.Sprintf("%s:%d", a.File, a.Line),
+		Proxy:               resolveProxyProtocol(&a.Proxy),
 	}
 	if strings.TrimSpace(a.Directory.V) != "" {
 		app.Directory = abs(a.Directory.V)
