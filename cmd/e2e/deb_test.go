@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -187,12 +188,15 @@ func debRefuse(t *testing.T) {
 // makeDeb runs make deb for this machine's architecture and returns the
 // package's path, or "" after reporting why there is none (it may run in a
 // goroutine of its own).
+// Its go build may compile everything (a cold cache in CI): up to 10 minutes.
 func makeDeb(t *testing.T, version, dist string) string {
-	code, out := run(t, nil, "make", "-s", "-C", repoRoot(t), "deb", "VERSION="+version,
-		"DEB_ARCHES="+runtime.GOARCH, "DEB_COMPRESS=gzip", "DIST="+dist, "BIN="+t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "make", "-s", "-C", repoRoot(t), "deb", "VERSION="+version,
+		"DEB_ARCHES="+runtime.GOARCH, "DEB_COMPRESS=gzip", "DIST="+dist, "BIN="+t.TempDir()).CombinedOutput()
 	want := filepath.Join(dist, "gracevisor_"+version+"_"+runtime.GOARCH+".deb")
-	if _, err := os.Stat(want); code != 0 || err != nil {
-		t.Errorf("make deb VERSION=%s: exit %d, %v:\n%s", version, code, err, out)
+	if _, serr := os.Stat(want); err != nil || serr != nil {
+		t.Errorf("make deb VERSION=%s: %v, %v:\n%s", version, err, serr, out)
 		return ""
 	}
 	return want
