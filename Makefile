@@ -12,8 +12,13 @@ LDFLAGS := -X main.version=$(VERSION) -X main.buildID=$(BUILD_ID)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# make deb: the architectures to cross-compile for, and where the packages go.
+DEB_ARCHES ?= amd64 arm64
+DIST       ?= dist
+# dpkg-deb's compression: xz (smallest) or gzip (faster, for tests).
+DEB_COMPRESS ?= xz
 
-.PHONY: all build test run bench lint fuzz install clean
+.PHONY: all build test run bench lint fuzz install deb clean
 
 all: build
 
@@ -63,5 +68,14 @@ install: build
 	sed 's|/usr/local/bin|$(PREFIX)/bin|g' scripts/init.d/gracevisord > $(DESTDIR)/etc/init.d/gracevisord
 	chmod 0755 $(DESTDIR)/etc/init.d/gracevisord
 
+## deb: dist/gracevisor_<version>_<arch>.deb for each of DEB_ARCHES (static binaries, CGO off);
+## the Debian version is mapped from VERSION (make deb VERSION=1.2.3); see scripts/deb/build.sh
+deb:
+	@for arch in $(DEB_ARCHES); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildmode=pie -ldflags '-s -w $(LDFLAGS)' \
+			-o $(BIN)/linux_$$arch/ ./cmd/gracevisord ./cmd/gracevisorctl || exit 1; \
+		DEB_COMPRESS=$(DEB_COMPRESS) scripts/deb/build.sh '$(VERSION)' $$arch $(BIN)/linux_$$arch $(DIST) || exit 1; \
+	done
+
 clean:
-	rm -rf $(BIN) log
+	rm -rf $(BIN) log $(DIST)
