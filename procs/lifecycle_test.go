@@ -252,6 +252,17 @@ func TestLifecycle(t *testing.T) {
 				h.t.Errorf("the instance after the update runs with %q", env)
 			}
 		}},
+		{"update: a changed app whose reload fails is listed as failed", []fakeRun{ok, crash}, nil, func(h *harness) {
+			h.serves(0)
+			changed := h.cfg
+			changed.Environment = []string{"EXTRA=new"}
+			ch, err := h.s.Update(context.Background(), testConfig(changed))
+			if err != nil || !slices.Equal(ch.Changed, []string{"web"}) || len(ch.Failed) != 1 ||
+				ch.Failed[0].App != "web" || !strings.Contains(ch.Failed[0].Error, "still serves") {
+				h.t.Fatalf("update = %+v, %v; want web changed and failed, the old instance serving", ch, err)
+			}
+			h.serves(0)
+		}},
 		{"status does not wait for a busy loop", []fakeRun{ok}, nil, func(h *harness) {
 			h.serves(0)
 			hold := make(chan struct{})

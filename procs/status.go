@@ -82,9 +82,18 @@ type OpReport struct {
 	Result OpResult `json:"result"`
 }
 
-// Changes is what Update did, by app name, each list sorted.
+// Changes is what Update did, by app name, each list sorted. Failed lists
+// the added and changed apps that did not get ready (see Update); the
+// other changes are done.
 type Changes struct {
-	Added   []string `json:"added"`
-	Removed []string `json:"removed"`
-	Changed []string `json:"changed"`
+	Added   []string     `json:"added"`
+	Removed []string     `json:"removed"`
+	Changed []string     `json:"changed"`
+	Failed  []AppFailure `json:"failed"`
+}
+
+// AppFailure is an app an Update did not get ready, and why.
+type AppFailure struct {
+	App   string `json:"app"`
+	Error string `json:"error"`
 }

@@ -75,11 +75,24 @@ type OpReport struct {
 }
 
 // Changes answers POST /api/v1/update: apps by name, each list sorted and
-// [] rather than null.
+// [] rather than null. The answer is 200 whenever the config was valid and
+// applied; Failed lists the added and changed apps that did not get ready
+// (the rest of the update stays done), and gracevisorctl exits 1 when it
+// is not empty.
 type Changes struct {
-	Added   []string `json:"added"`
-	Removed []string `json:"removed"`
-	Changed []string `json:"changed"`
+	Added   []string     `json:"added"`
+	Removed []string     `json:"removed"`
+	Changed []string     `json:"changed"`
+	Failed  []AppFailure `json:"failed"`
+}
+
+// AppFailure is an app an update did not get ready, and why: an added app
+// whose address could not be bound (dropped) or whose first try failed (it
+// retries: BACKOFF, then RUNNING or FATAL), or a changed app whose reload
+// failed (its old instance still serves).
+type AppFailure struct {
+	App   string `json:"app"`
+	Error string `json:"error"`
 }
 
 // ShutdownReply answers POST /api/v1/shutdown once every app has stopped.

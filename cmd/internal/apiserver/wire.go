@@ -27,11 +27,14 @@ func opResult(r procs.OpResult) api.OpResult {
 
 // wireChanges makes empty lists encode as [] rather than null.
 func wireChanges(c procs.Changes) api.Changes {
-	out := api.Changes(c)
+	out := api.Changes{Added: c.Added, Removed: c.Removed, Changed: c.Changed, Failed: []api.AppFailure{}}
 	for _, l := range []*[]string{&out.Added, &out.Removed, &out.Changed} {
 		if *l == nil {
 			*l = []string{}
 		}
+	}
+	for _, f := range c.Failed {
+		out.Failed = append(out.Failed, api.AppFailure(f))
 	}
 	return out
 }

@@ -377,6 +377,9 @@ func (r *runner) updateOnSignal(ctx context.Context) {
 		return
 	}
 	r.log.Info("config updated (SIGHUP)", "added", changes.Added, "removed", changes.Removed, "changed", changes.Changed)
+	for _, f := range changes.Failed {
+		r.log.Error("SIGHUP update: app did not get ready", "app", f.App, "err", f.Error)
+	}
 }
 
 // stopApps stops every app gracefully. A second SIGTERM/SIGINT cancels the
