@@ -48,7 +48,19 @@ type RPC struct {
 	// MaxConnections caps the API's open connections per listener; default
 	// 256. gracevisord lowers it further to keep descriptors for the proxies.
 	MaxConnections int
+	// TLS serves the TCP listener over TLS; required when Host is not
+	// loopback. Zero: plain HTTP.
+	TLS TLS
 }
+
+// TLS is a certificate and its key, both PEM files (absolute paths).
+type TLS struct {
+	CertFile string
+	KeyFile  string
+}
+
+// On reports whether TLS is configured.
+func (t TLS) On() bool { return t.CertFile != "" }
 
 // TCP reports whether the control API listens on TCP.
 func (r RPC) TCP() bool { return r.Port != 0 }

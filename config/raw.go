@@ -88,6 +88,14 @@ type rawRPC struct {
 	SocketOwner    val[string]
 	TokenFile      val[string]
 	MaxConnections val[int]
+	TLS            rawTLS
+}
+
+// rawTLS is rpc.tls.
+type rawTLS struct {
+	pos
+	CertFile, KeyFile val[string]
+	Set               bool
 }
 
 // rawLogger is both the global logger and an app's logger; the global one

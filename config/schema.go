@@ -42,7 +42,15 @@ func (d *decoder) rpc(dst *rawRPC) decodeFn {
 			"socket_owner":    d.str(&dst.SocketOwner),
 			"token_file":      d.str(&dst.TokenFile),
 			"max_connections": d.int(&dst.MaxConnections),
+			"tls":             d.tls(&dst.TLS),
 		})
+	}
+}
+
+func (d *decoder) tls(dst *rawTLS) decodeFn {
+	return func(v *yaml.Node, at pos) {
+		dst.pos, dst.Set = at, !isNull(deref(v))
+		d.mapping(v, at, fields{"cert_file": d.str(&dst.CertFile), "key_file": d.str(&dst.KeyFile)})
 	}
 }
 
