@@ -108,6 +108,10 @@ type App struct {
 	// this long is disconnected. Default 60s; 0 = no limit.
 	ClientWriteTimeout time.Duration
 	MaxConnections     int // default 0 = no limit
+	// RollbackWindow: after a reload the old instance stays up this long,
+	// taking no new connections, to be switched back to if the new one
+	// exits or turns unhealthy (or by hand). Default 0 = off.
+	RollbackWindow time.Duration
 
 	User string // username; "" = gracevisord's own user
 

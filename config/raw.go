@@ -137,6 +137,7 @@ type rawApp struct {
 	ConnectTimeout      val[time.Duration]
 	ClientWriteTimeout  val[time.Duration]
 	MaxConnections      val[int]
+	RollbackWindow      val[time.Duration]
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts

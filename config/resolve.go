@@ -33,6 +33,7 @@ const (
 	defaultConnectTimeout      = 10 * time.Second
 	defaultClientWriteTimeout  = 60 * time.Second
 	defaultMaxConnections      = 0 // no limit
+	defaultRollbackWindow      = 0 // off
 )
 
 // inherited is what an app takes from the global config when it does not
@@ -103,6 +104,7 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		ConnectTimeout:      a.ConnectTimeout.or(defaultConnectTimeout),
 		ClientWriteTimeout:  a.ClientWriteTimeout.or(defaultClientWriteTimeout),
 		MaxConnections:      a.MaxConnections.or(defaultMaxConnections),
+		RollbackWindow:      a.RollbackWindow.or(defaultRollbackWindow),
 		User:                a.User.Username.or(g.user),
 		Alerts:              resolveAlerts(&a.Alerts, g.alerts),
 		Source:              fmt.Sprintf("%s:%d", a.File, a.Line),

@@ -125,6 +125,7 @@ func (d *decoder) app(n *yaml.Node, at pos) rawApp {
 		"connect_timeout":      d.timeout(&a.ConnectTimeout),
 		"client_write_timeout": d.timeout(&a.ClientWriteTimeout),
 		"max_connections":      d.int(&a.MaxConnections),
+		"rollback_window":      d.timeout(&a.RollbackWindow),
 		"user":                 d.user(&a.User),
 		"logger":               d.logger(&a.Logger, true),
 		"alerts":               d.alerts(&a.Alerts),

@@ -31,6 +31,8 @@ type AppMetrics struct {
 	// Unhealthy counts the instances that were replaced because of them.
 	HealthcheckFailures uint64
 	Unhealthy           uint64
+	// RolledBack counts reloads rolled back within rollback_window.
+	RolledBack uint64
 }
 
 // Histogram is a cumulative histogram: Counts[i] observations were at most
@@ -66,6 +68,7 @@ type counters struct {
 	crashes, restarts, unhealthy uint64
 	reloadsOK, reloadsFailed     uint64
 	healthFailures               uint64
+	rolledBack                   uint64
 	reloadSeconds                Histogram
 }
 
@@ -114,6 +117,7 @@ func (c *counters) snapshot() AppMetrics {
 		ReloadSeconds:       c.reloadSeconds.clone(),
 		HealthcheckFailures: c.healthFailures,
 		Unhealthy:           c.unhealthy,
+		RolledBack:          c.rolledBack,
 	}
 }
 

@@ -55,8 +55,21 @@ type AppStatus struct {
 	Restarts  int              `json:"restarts"`
 	Since     time.Time        `json:"since"`           // when State was entered
 	LastError string           `json:"error,omitempty"` // why the last start/reload failed
-	Instances []InstanceStatus `json:"instances"`
+	// LastReload is the outcome of the app's last reload: ok, failed or
+	// rolled_back (see ReloadOutcome); "" before the first one.
+	LastReload ReloadOutcome    `json:"last_reload,omitempty"`
+	Instances  []InstanceStatus `json:"instances"`
 }
+
+// ReloadOutcome is how an app's last reload ended.
+type ReloadOutcome string
+
+// Reload outcomes.
+const (
+	ReloadOK         ReloadOutcome = "ok"          // the new instance serves
+	ReloadFailed     ReloadOutcome = "failed"      // it never got ready; the old one serves on
+	ReloadRolledBack ReloadOutcome = "rolled_back" // the old one serves again (rollback window)
+)
 
 // ReloadResult is what a successful reload reports.
 type ReloadResult struct {
