@@ -77,9 +77,9 @@ type app struct {
 type statusView struct {
 	st       AppStatus
 	backends [][]*l4proxy.Backend // per instance: those counting its connections
-	metrics  AppMetrics         // the loop-owned counters
-	traffic  traffic            // the fronts whose live counters are added
-	queued   int                // reloads waiting for the attempt in flight
+	metrics  AppMetrics           // the loop-owned counters
+	traffic  traffic              // the fronts whose live counters are added
+	queued   int                  // reloads waiting for the attempt in flight
 }
 
 // member is the serving instance.

@@ -49,12 +49,12 @@ type InstanceStatus struct {
 // AppStatus is a snapshot of one app. Instances lists the serving instance
 // first, then starting and draining ones.
 type AppStatus struct {
-	Name      string           `json:"name"`
-	State     AppState         `json:"state"`
-	External  string           `json:"external"`
-	Restarts  int              `json:"restarts"`
-	Since     time.Time        `json:"since"`           // when State was entered
-	LastError string           `json:"error,omitempty"` // why the last start/reload failed
+	Name      string    `json:"name"`
+	State     AppState  `json:"state"`
+	External  string    `json:"external"`
+	Restarts  int       `json:"restarts"`
+	Since     time.Time `json:"since"`           // when State was entered
+	LastError string    `json:"error,omitempty"` // why the last start/reload failed
 	// LastReload is the outcome of the app's last reload: ok, failed or
 	// rolled_back (see ReloadOutcome); "" before the first one.
 	LastReload ReloadOutcome    `json:"last_reload,omitempty"`
