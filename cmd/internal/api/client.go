@@ -58,6 +58,13 @@ func (c *Client) Reload(ctx context.Context, name string) (ReloadResult, error) 
 	return res, c.call(ctx, "POST", AppPath(name, OpReload), nil, &res)
 }
 
+// Rollback is POST /api/v1/apps/{name}/rollback: new connections go back
+// to the instance before the last reload, while its rollback window is open.
+func (c *Client) Rollback(ctx context.Context, name string) (RollbackResult, error) {
+	var res RollbackResult
+	return res, c.call(ctx, "POST", AppPath(name, OpRollback), nil, &res)
+}
+
 // Update is POST /api/v1/update.
 func (c *Client) Update(ctx context.Context) (Changes, error) {
 	var ch Changes

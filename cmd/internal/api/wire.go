@@ -40,13 +40,16 @@ type InstanceStatus struct {
 // /api/v1/apps/{name} one. Instances lists the serving instance first,
 // then starting and draining ones; it is [] rather than null.
 type AppStatus struct {
-	Name      string           `json:"name"`
-	State     AppState         `json:"state"`
-	External  string           `json:"external"`
-	Restarts  int              `json:"restarts"`
-	Since     time.Time        `json:"since"`           // when State was entered
-	LastError string           `json:"error,omitempty"` // why the last start/reload failed
-	Instances []InstanceStatus `json:"instances"`
+	Name      string    `json:"name"`
+	State     AppState  `json:"state"`
+	External  string    `json:"external"`
+	Restarts  int       `json:"restarts"`
+	Since     time.Time `json:"since"`           // when State was entered
+	LastError string    `json:"error,omitempty"` // why the last start/reload failed
+	// LastReload is how the app's last reload ended: "ok", "failed" or
+	// "rolled_back" (rollback_window); absent before the first one.
+	LastReload string           `json:"last_reload,omitempty"`
+	Instances  []InstanceStatus `json:"instances"`
 }
 
 // ReloadResult answers a successful POST /api/v1/apps/{name}/reload.
@@ -55,6 +58,14 @@ type ReloadResult struct {
 	PID        int     `json:"pid"`
 	Port       int     `json:"port"`
 	DurationMS float64 `json:"duration_ms"` // from request to the switch of traffic
+}
+
+// RollbackResult answers a successful POST /api/v1/apps/{name}/rollback:
+// the instance that serves again.
+type RollbackResult struct {
+	App  string `json:"app"`
+	PID  int    `json:"pid"`
+	Port int    `json:"port"`
 }
 
 // OpResult is what one start, stop or restart produced.

@@ -12,7 +12,8 @@ import (
 func appStatus(s procs.AppStatus) api.AppStatus {
 	out := api.AppStatus{
 		Name: s.Name, State: api.AppState(s.State), External: s.External, Restarts: s.Restarts,
-		Since: s.Since, LastError: s.LastError, Instances: make([]api.InstanceStatus, len(s.Instances)),
+		Since: s.Since, LastError: s.LastError, LastReload: string(s.LastReload),
+		Instances: make([]api.InstanceStatus, len(s.Instances)),
 	}
 	for i, in := range s.Instances {
 		out.Instances[i] = api.InstanceStatus{PID: in.PID, Port: in.Port, State: api.InstanceState(in.State),

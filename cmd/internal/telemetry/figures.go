@@ -61,6 +61,8 @@ var figures = []figure{
 		counter: func(m *procs.AppMetrics) uint64 { return m.HealthcheckFailures }},
 	{name: "unhealthy_total", help: "Instances replaced because they failed healthcheck_failures checks in a row.", statsd: "unhealthy",
 		counter: func(m *procs.AppMetrics) uint64 { return m.Unhealthy }},
+	{name: "rollbacks_total", help: "Reloads rolled back within rollback_window (the new instance exited or turned unhealthy, or by hand).", statsd: "rollbacks",
+		counter: func(m *procs.AppMetrics) uint64 { return m.RolledBack }},
 	{name: "instances_adopted_total", help: "Instances that took over serving after the first one (status's restarts).",
 		counter: func(m *procs.AppMetrics) uint64 { return uint64(m.Status.Restarts) }},
 }
