@@ -29,6 +29,11 @@ type Config struct {
 	Statsd Statsd
 	// Alerts are the global alert hooks; each app has its own resolved copy.
 	Alerts Alerts
+
+	// ShutdownDelay: on SIGTERM, /healthz turns 503 at once and every
+	// listener keeps accepting this long before anything stops, so a
+	// balancer polling /healthz moves traffic away first. Default 0.
+	ShutdownDelay time.Duration
 }
 
 // PortRange is the half-open range [From, To) of internal ports.

@@ -72,6 +72,9 @@ type rawConfig struct {
 	Apps        []rawApp
 	Statsd      rawStatsd
 	Alerts      rawAlerts
+	// ShutdownDelay is how long a shutdown keeps accepting after /healthz
+	// turned 503 (0: none).
+	ShutdownDelay val[time.Duration]
 }
 
 type rawPortRange struct {

@@ -60,6 +60,8 @@ func resolve(abs func(string) string, rc *rawConfig, apps []rawApp) *Config {
 		RPC:       resolveRPC(abs, &rc.RPC),
 		Log:       LogFile{Path: abs(rc.Logger.LogFile.or(filepath.Join(logDir, defaultLogFileName))), Rotation: g.rot},
 		User:      g.user,
+		// 0 (the default, and "-1 = no limit" of other timeouts) means no delay.
+		ShutdownDelay: max(rc.ShutdownDelay.V, 0),
 	}
 	c.Statsd = resolveStatsd(&rc.Statsd)
 	c.Alerts = resolveAlerts(&rc.Alerts, defaultAlerts())

@@ -13,14 +13,15 @@ import (
 func (d *decoder) config(root *yaml.Node) rawConfig {
 	c := rawConfig{pos: d.posOf(root, "")}
 	d.mapping(root, c.pos, fields{
-		"port_range":   d.portRange(&c.PortRange),
-		"rpc":          d.rpc(&c.RPC),
-		"logger":       d.logger(&c.Logger, false),
-		"user":         d.user(&c.User),
-		"apps_include": d.strs(&c.AppsInclude),
-		"apps":         d.apps(&c.Apps),
-		"statsd":       d.statsd(&c.Statsd),
-		"alerts":       d.alerts(&c.Alerts),
+		"port_range":     d.portRange(&c.PortRange),
+		"rpc":            d.rpc(&c.RPC),
+		"logger":         d.logger(&c.Logger, false),
+		"user":           d.user(&c.User),
+		"apps_include":   d.strs(&c.AppsInclude),
+		"apps":           d.apps(&c.Apps),
+		"statsd":         d.statsd(&c.Statsd),
+		"alerts":         d.alerts(&c.Alerts),
+		"shutdown_delay": d.timeout(&c.ShutdownDelay),
 	})
 	return c
 }

@@ -3,7 +3,8 @@
 // By default it is an HTTP server on --host:--port:
 //
 //	GET /            pid=<pid> started=<RFC3339Nano> port=<port>
-//	GET /health      200 "ok", or 503 while the --health-file exists
+//	GET /health      200 "ok", or 503 while the --health-file exists or after POST /sick
+//	POST /sick       this process (only) answers 503 on /health from now on
 //	GET /slow?ms=N   the same line as /, after N milliseconds
 //	GET /inflight    how many /slow requests are being served right now
 //

@@ -24,16 +24,25 @@ func (id identity) String() string {
 	return fmt.Sprintf("pid=%d started=%s port=%d\n", id.pid, id.started.Format(time.RFC3339Nano), id.port)
 }
 
-// newHandler routes /, /health, /slow and /inflight. healthFile "" means
-// always healthy.
+// newHandler routes /, /health, /sick, /slow and /inflight. healthFile ""
+// means healthy until POST /sick.
 func newHandler(id identity, healthFile string) http.Handler {
 	var inflight atomic.Int64 // /slow requests being served
+	var sick atomic.Bool      // POST /sick: this process fails /health from now on
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, id)
 	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		if sick.Load() {
+			http.Error(w, "unhealthy: POST /sick", http.StatusServiceUnavailable)
+			return
+		}
 		health(w, healthFile)
+	})
+	mux.HandleFunc("POST /sick", func(w http.ResponseWriter, r *http.Request) {
+		sick.Store(true)
+		fmt.Fprintf(w, "pid=%d answers 503 on /health from now on\n", id.pid)
 	})
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
 		inflight.Add(1)

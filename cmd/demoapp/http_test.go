@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -190,4 +191,32 @@ func TestGraceExceededClosesAndExits1(t *testing.T) {
 		t.Fatal("the cut-off request got a response")
 	}
 	p.stderr.waitFor(t, "grace 200ms exceeded")
+}
+
+// TestSick: POST /sick makes this process, and only it, fail /health.
+func TestSick(t *testing.T) {
+	h := newHandler(identity{pid: 42}, "")
+	get := func(path string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code
+	}
+	if code := get("/health"); code != 200 {
+		t.Fatalf("healthy: %d", code)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/sick", nil))
+	if rec.Code != 200 || get("/health") != 503 {
+		t.Fatalf("after POST /sick: %d, then /health %d", rec.Code, get("/health"))
+	}
+	if code := get("/sick"); code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /sick: %d, want 405", code)
+	}
+	if other := newHandler(identity{pid: 43}, ""); other != nil {
+		rec := httptest.NewRecorder()
+		other.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
+		if rec.Code != 200 {
+			t.Fatalf("another process became sick too: %d", rec.Code)
+		}
+	}
 }

@@ -103,6 +103,25 @@ func TestInitScript(t *testing.T) {
 		return err == nil && code == 200
 	})
 
+	// upgrade, under load: the pid file follows the new daemon, nothing fails.
+	l := startLoad(t, web.addr, 4)
+	if code, out := initd("upgrade"); code != 0 {
+		t.Fatalf("upgrade: %d %q", code, out)
+	}
+	rate := l.stop()
+	l.check(t)
+	old := pid
+	b, _ = os.ReadFile(pidFile)
+	pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid == old || !testutil.Alive(pid) {
+		t.Fatalf("after upgrade the pid file names %d (was %d)", pid, old)
+	}
+	if code, out := initd("status"); code != 0 || !strings.Contains(out, "is running (pid "+strconv.Itoa(pid)+")") {
+		t.Errorf("status after upgrade: %d %q", code, out)
+	}
+	testutil.Eventually(t, 15*time.Second, "the old daemon to exit", func() bool { return !testutil.Alive(old) })
+	t.Logf("init.d upgrade under load: %d requests at %.0f/s, 0 failed", l.ok.Load(), rate)
+
 	demo := pidBehind(t, web.addr)
 	if code, out := initd("stop"); code != 0 || !strings.Contains(out, "gracevisord stopped") {
 		t.Errorf("stop: %d %q", code, out)

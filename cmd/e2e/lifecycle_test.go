@@ -134,3 +134,31 @@ func assertNoAppProcess(t *testing.T) {
 		return len(runningDemoapps()) == 0
 	})
 }
+
+// TestShutdownDelay: with shutdown_delay, SIGTERM turns /healthz to 503 at
+// once while every listener keeps accepting and the apps keep serving for
+// the delay; only then do the apps stop and the daemon exits.
+func TestShutdownDelay(t *testing.T) {
+	e := newEnv(t)
+	web := e.newApp("web", "")
+	e.writeConfigWith("shutdown_delay: 2\n", web)
+	d := e.start()
+	d.signal(syscall.SIGTERM)
+	sent := time.Now()
+	testutil.Eventually(t, 5*time.Second, "/healthz to say stopping", func() bool {
+		code, body, err := get(e.rpc, "/healthz")
+		return err == nil && code == 503 && body == "stopping\n"
+	})
+	for time.Since(sent) < 1500*time.Millisecond { // well inside the delay
+		if code, _, err := get(web.addr, "/"); err != nil || code != 200 {
+			t.Fatalf("%v into the delay: a new client got %d %v", time.Since(sent).Round(time.Millisecond), code, err)
+		}
+	}
+	if code := d.waitExit(20 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if took := time.Since(sent); took < 2*time.Second {
+		t.Fatalf("exited %v after SIGTERM, before shutdown_delay (2 s)", took)
+	}
+	assertNoAppProcess(t)
+}

@@ -2,11 +2,12 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,9 +18,10 @@ import (
 
 // TestUpgradeUnderLoad: clients on fresh connections run throughout; a
 // long-lived echo connection keeps echoing across an upgrade, and its old
-// daemon exits only once that client closes; then 9 more upgrades back to
-// back. No request fails, the pid changes every time, every old daemon
-// and its instances are gone after their drain.
+// daemon exits only once that client closes (an upgrade asked for meanwhile
+// waits for it); then more upgrades back to back. No request fails, the pid
+// changes every time, every old daemon and its instances are gone after
+// their drain, and the daemons' shared log holds only whole lines.
 func TestUpgradeUnderLoad(t *testing.T) {
 	e := newEnv(t)
 	web := e.newApp("web", "")
@@ -44,12 +46,26 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	if !testutil.Alive(first) {
 		t.Fatal("the old daemon exited with a client still connected")
 	}
+	second := make(chan upgradeOutcome, 1)
+	go func() { second <- u.upgrade() }() // waits: its predecessor still drains
+	testutil.Eventually(t, 10*time.Second, "the second upgrade to wait", func() bool {
+		return u.version().State == api.DaemonUpgrading
+	})
+	select {
+	case o := <-second:
+		t.Fatalf("an upgrade finished while the previous daemon drained: %+v", o)
+	case <-time.After(500 * time.Millisecond):
+	}
 	stream.finish(t)
 	testutil.Eventually(t, 15*time.Second, "the old daemon to exit once its last client closed", func() bool { return !testutil.Alive(first) })
+	o2 := <-second
+	if o2.result == nil || o2.steps()[0] != api.StepWaiting {
+		t.Fatalf("upgrade 2: steps %v, %+v", o2.steps(), o2)
+	}
 
-	pids := []int{first, o.result.NewPID}
+	pids := []int{first, o.result.NewPID, o2.result.NewPID}
 	var took []time.Duration
-	for i := 2; i <= 10; i++ {
+	for i := 3; i <= 10; i++ {
 		o := u.upgrade()
 		if o.result == nil {
 			t.Fatalf("upgrade %d: %+v\n%s", i, o, u.output())
@@ -68,6 +84,33 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	}
 	if apps := runningDemoapps(); len(apps) != 2 {
 		t.Fatalf("%d demoapps run, want the 2 instances of the last daemon: %v", len(apps), apps)
+	}
+	checkSharedLog(t, filepath.Join(e.dir, "log", "gracevisor.log"), pids)
+}
+
+// checkSharedLog: every line of the log the daemons shared is whole (one
+// slog record, with the daemon's pid), and every daemon wrote some.
+func checkSharedLog(t *testing.T, path string, pids []int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := map[int]int{}
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var pid int
+		if !strings.HasPrefix(line, "time=") || strings.Count(line, "time=") != 1 {
+			t.Fatalf("log line %d is not one whole record: %q", i+1, line)
+		}
+		if _, err := fmt.Sscanf(line[strings.Index(line, "daemon_pid="):], "daemon_pid=%d", &pid); err != nil {
+			t.Fatalf("log line %d has no daemon_pid: %q", i+1, line)
+		}
+		wrote[pid]++
+	}
+	for _, pid := range pids {
+		if wrote[pid] == 0 {
+			t.Errorf("daemon %d wrote no line to the shared log", pid)
+		}
 	}
 }
 
@@ -133,9 +176,9 @@ func TestUpgradeBySignalHealthAndNotify(t *testing.T) {
 	web := e.newApp("web", "--ignore-term") // stops only at stop_timeout: a long "stopping"
 	web.extra = "stop_timeout: 3"
 	e.writeConfig(web)
-	notify, env := listenNotifySocket(t)
+	notify, env := testutil.ListenNotify(t, false)
 	u := e.spawnUpgradable("NOTIFY_SOCKET=" + env)
-	if got := readNotify(t, notify); got != "READY=1" {
+	if got := testutil.ReadDatagram(t, notify); got != "READY=1" {
 		t.Fatalf("first daemon notified %q", got)
 	}
 	first := u.pid()
@@ -145,12 +188,12 @@ func TestUpgradeBySignalHealthAndNotify(t *testing.T) {
 	syscall.Kill(first, syscall.SIGUSR2)
 	testutil.Eventually(t, 30*time.Second, "a new daemon", func() bool { p := u.pid(); return p != 0 && p != first })
 	next := u.pid()
-	if got, want := readNotify(t, notify), fmt.Sprintf("MAINPID=%d\nREADY=1", next); got != want {
+	if got, want := testutil.ReadDatagram(t, notify), fmt.Sprintf("MAINPID=%d\nREADY=1", next); got != want {
 		t.Fatalf("new daemon notified %q, want %q", got, want)
 	}
 	testutil.Eventually(t, 15*time.Second, "the old daemon to exit", func() bool { return !testutil.Alive(first) })
 	syscall.Kill(next, syscall.SIGTERM)
-	if got := readNotify(t, notify); got != "STOPPING=1" {
+	if got := testutil.ReadDatagram(t, notify); got != "STOPPING=1" {
 		t.Fatalf("at shutdown: %q", got)
 	}
 	code, body, err := get(e.rpc, api.PathHealth)
@@ -159,24 +202,56 @@ func TestUpgradeBySignalHealthAndNotify(t *testing.T) {
 	}
 }
 
-func listenNotifySocket(t *testing.T) (*net.UnixConn, string) {
+// binDaemon2 is gracevisord built with another version string, once.
+var (
+	buildV2    sync.Once
+	binDaemon2 string
+	buildV2Err error
+)
+
+func daemonV2(t *testing.T) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify")
-	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
+	buildV2.Do(func() {
+		binDaemon2 = filepath.Join(filepath.Dir(binDaemon), "v2", "gracevisord")
+		cmd := exec.Command("go", "build", "-ldflags", "-X main.version=e2e-test-2", "-o", binDaemon2,
+			"github.com/gracevisor/gracevisor/cmd/gracevisord")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildV2Err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if buildV2Err != nil {
+		t.Fatal(buildV2Err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return c, path
+	return binDaemon2
 }
 
-func readNotify(t *testing.T, c *net.UnixConn) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	n, err := c.Read(buf)
-	if err != nil {
-		t.Fatal(err)
+// TestCtlUpgradeToANewBinary: a binary replaced on disk is the one an
+// upgrade starts; gracevisorctl upgrade prints both pids and versions,
+// version then shows the new daemon; a second upgrade while one runs is
+// refused with exit 1.
+func TestCtlUpgradeToANewBinary(t *testing.T) {
+	e := newEnv(t)
+	web := e.newApp("web", "--start-delay=1500ms") // an upgrade that takes a while
+	e.writeConfig(web)
+	u := e.spawnUpgradable()
+	old := u.pid()
+	copyFile(t, daemonV2(t), u.bin, 0o755)
+
+	first := e.ctlAsync("upgrade")
+	testutil.Eventually(t, 10*time.Second, "the upgrade to begin", func() bool {
+		return u.version().State == api.DaemonUpgrading
+	})
+	second := e.ctl("upgrade")
+	if second.code != 1 || !strings.Contains(second.stderr, "upgrade already in progress") {
+		t.Errorf("second upgrade: %s", second)
 	}
-	return string(buf[:n])
+	r := <-first
+	if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("pid %d (e2e-test)", old)) || !strings.Contains(r.stdout, "(e2e-test-2)") {
+		t.Fatalf("upgrade: %s\n%s", r, u.output())
+	}
+	v := e.mustCtl(0, "version")
+	if !strings.Contains(v.stdout, "e2e-test-2") {
+		t.Fatalf("version after the upgrade: %s", v)
+	}
+	testutil.Eventually(t, 15*time.Second, "the old daemon to exit", func() bool { return !testutil.Alive(old) })
 }

@@ -32,6 +32,7 @@ type options struct {
 	bulkTime  time.Duration
 	idleConns int
 	reloads   int
+	upgrades  int
 	out       string
 }
 
@@ -43,6 +44,7 @@ func main() {
 	flag.DurationVar(&o.bulkTime, "bulk-time", 2*time.Second, "length of each iperf3 run (whole seconds)")
 	flag.IntVar(&o.idleConns, "idle", 10000, "idle proxied connections to hold")
 	flag.IntVar(&o.reloads, "reloads", 50, "reloads (and restarts) under load")
+	flag.IntVar(&o.upgrades, "upgrades", 10, "daemon upgrades (gracevisorctl upgrade) under load")
 	flag.StringVar(&o.out, "out", "scripts/bench/results", "folder for the JSON result")
 	flag.Parse()
 
@@ -68,8 +70,8 @@ func run(ctx context.Context, o options) error {
 	res := &results{
 		Date:  time.Now().UTC().Format(time.RFC3339),
 		Cores: runtime.NumCPU(),
-		Command: fmt.Sprintf("make bench (rounds=%d duration=%s bulk-time=%s idle=%d reloads=%d)",
-			o.rounds, o.duration, o.bulkTime, o.idleConns, o.reloads),
+		Command: fmt.Sprintf("make bench (rounds=%d duration=%s bulk-time=%s idle=%d reloads=%d upgrades=%d)",
+			o.rounds, o.duration, o.bulkTime, o.idleConns, o.reloads, o.upgrades),
 		Versions: st.versions(),
 		FDLimit:  fdLimit,
 	}
@@ -81,7 +83,8 @@ func run(ctx context.Context, o options) error {
 		{"bulk throughput", func() error { return measureBulk(ctx, st, o, res) }},
 		{"short connections", func() error { return measureShort(ctx, st, o, res) }},
 		{"keep-alive latency", func() error { return measureKeepAlive(ctx, st, o, res) }},
-		{"reload under load", func() error { return measureReload(ctx, st, o, res) }},
+		{"keep-alive throughput", func() error { return measureKeepAliveRPS(ctx, st, o, res) }},
+		{"reload, daemon upgrade and restart under load", func() error { return measureReload(ctx, st, o, res) }},
 		// Last: 10k connections leave many sockets in TIME_WAIT behind them.
 		{"idle connections", func() error { return measureIdle(ctx, st, o, res) }},
 	}

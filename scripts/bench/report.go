@@ -30,10 +30,12 @@ func (r *results) evaluate() {
 	add("bulk 8 streams, ratio to HAProxy", ratio(b.Gbps8, bh.Gbps8), ">= 1", b.Gbps8 >= bh.Gbps8)
 	add("short connections req/s, ratio to HAProxy", ratio(s.RPS, sh.RPS), ">= 0.90", s.RPS >= 0.9*sh.RPS)
 	add("keep-alive p99, ratio to HAProxy", ratio(k.P99ms, kh.P99ms), "<= 1.50", k.P99ms <= 1.5*kh.P99ms)
+	ka, kah := row(r.KeepAliveRPS, "gracevisord"), row(r.KeepAliveRPS, "haproxy")
+	add("keep-alive req/s, ratio to HAProxy", ratio(ka.RPS, kah.RPS), ">= 1.0", ka.RPS >= kah.RPS)
 	for _, x := range r.Reload {
-		if x.Operation == "reload" {
+		if x.Operation == "reload" || x.Operation == "upgrade" {
 			failed := float64(x.FailedRequests + x.FailedConns + x.OpFailures)
-			add(fmt.Sprintf("failures during %d reloads", x.Count), failed, "0", failed == 0)
+			add(fmt.Sprintf("failures during %d %ss", x.Count, x.Operation), failed, "0", failed == 0)
 		}
 	}
 }
@@ -71,7 +73,8 @@ func (r *results) print(w io.Writer) {
 	for _, part := range []struct {
 		title string
 		rows  []httpRow
-	}{{"short connections (wrk, Connection: close)", r.Short}, {"keep-alive, fixed rate", r.KeepAlive}} {
+	}{{"short connections (wrk, Connection: close)", r.Short}, {"keep-alive, fixed rate", r.KeepAlive},
+		{"keep-alive throughput (wrk, persistent connections)", r.KeepAliveRPS}} {
 		section(part.title, "target\treq/s\tratio\tp50 ms\tp99 ms\terrors\tproxy CPU µs/req")
 		for _, h := range part.rows {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.3f\t%.3f\t%d\t%s\t\n", h.Target, h.RPS, h.RatioRPS, h.P50ms, h.P99ms,
@@ -120,23 +123,27 @@ func (r *results) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s, %d cores, load average %s → %s, `%s`\n\n",
 		r.Date, r.Cores, r.LoadAvg[0], r.LoadAvg[1], r.Command)
-	b.WriteString("| target | bulk 1 stream Gb/s (ratio) | CPU s/GB | bulk 8 streams Gb/s (ratio) | CPU s/GB | short conn req/s (ratio) | short p50/p99 ms | proxy CPU µs/conn | keep-alive p50/p99 ms | idle KB/conn | idle fds/conn |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| target | bulk 1 stream Gb/s (ratio) | CPU s/GB | bulk 8 streams Gb/s (ratio) | CPU s/GB | short conn req/s (ratio) | short p50/p99 ms | proxy CPU µs/conn | keep-alive p50/p99 ms | keep-alive req/s (ratio) | idle KB/conn | idle fds/conn |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, bl := range r.Bulk {
-		s, k := row(r.Short, bl.Target), row(r.KeepAlive, bl.Target)
+		s, k, kr := row(r.Short, bl.Target), row(r.KeepAlive, bl.Target), row(r.KeepAliveRPS, bl.Target)
 		idle := "– | –"
 		for _, x := range r.Idle {
 			if x.Target == bl.Target {
 				idle = fmt.Sprintf("%.1f | %.2f", x.RSSKBPerConn, x.FDsPerConn)
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %.2f (%.2f) | %s | %.2f (%.2f) | %s | %.0f (%.2f) | %.2f / %.2f | %s | %.2f / %.2f | %s |\n",
+		fmt.Fprintf(&b, "| %s | %.2f (%.2f) | %s | %.2f (%.2f) | %s | %.0f (%.2f) | %.2f / %.2f | %s | %.2f / %.2f | %.0f (%.2f) | %s |\n",
 			bl.Target, bl.Gbps1, bl.Ratio1, cpu(bl.Target, bl.CPU1), bl.Gbps8, bl.Ratio8, cpu(bl.Target, bl.CPU8),
-			s.RPS, s.RatioRPS, s.P50ms, s.P99ms, micro(bl.Target, s.ProxyCPUus), k.P50ms, k.P99ms, idle)
+			s.RPS, s.RatioRPS, s.P50ms, s.P99ms, micro(bl.Target, s.ProxyCPUus), k.P50ms, k.P99ms, kr.RPS, kr.RatioRPS, idle)
 	}
 	b.WriteString("\n| gracevisord under short-connection load | count | req/s | failed requests | failed connections | median ms | max ms |\n|---|---|---|---|---|---|---|\n")
 	for _, x := range r.Reload {
-		fmt.Fprintf(&b, "| `gracevisorctl %s demo` | %d | %.0f | %d | %d | %.0f | %.0f |\n", x.Operation, x.Count, x.RPS,
+		cmd := "gracevisorctl " + x.Operation + " demo"
+		if x.Operation == "upgrade" {
+			cmd = "gracevisorctl upgrade (daemon upgrade)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %d | %.0f | %d | %d | %.0f | %.0f |\n", cmd, x.Count, x.RPS,
 			x.FailedRequests, x.FailedConns, x.MedianMS, x.MaxMS)
 	}
 	return b.String()

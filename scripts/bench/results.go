@@ -15,11 +15,13 @@ type results struct {
 	Notes    []string          `json:"notes,omitempty"`
 	Checks   []check           `json:"targets"`
 
-	Bulk      []bulkRow   `json:"bulk"`
-	Short     []httpRow   `json:"short_connections"`
-	KeepAlive []httpRow   `json:"keepalive"`
-	Idle      []idleRow   `json:"idle"`
-	Reload    []reloadRow `json:"reload_under_load"`
+	Bulk      []bulkRow `json:"bulk"`
+	Short     []httpRow `json:"short_connections"`
+	KeepAlive []httpRow `json:"keepalive"`
+	// KeepAliveRPS is wrk over persistent connections, as fast as it goes.
+	KeepAliveRPS []httpRow   `json:"keepalive_throughput"`
+	Idle         []idleRow   `json:"idle"`
+	Reload       []reloadRow `json:"reload_under_load"`
 }
 
 type bulkRow struct {

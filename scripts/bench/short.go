@@ -16,6 +16,22 @@ import (
 // measureShort runs wrk with a new TCP connection per request against demoapp
 // through every target.
 func measureShort(ctx context.Context, st *stack, o options, res *results) error {
+	rows, err := measureWrk(ctx, st, o, false)
+	res.Short = rows
+	return err
+}
+
+// measureKeepAliveRPS runs wrk over persistent connections (as fast as they
+// go: throughput, where measureKeepAlive measures latency at a fixed rate).
+func measureKeepAliveRPS(ctx context.Context, st *stack, o options, res *results) error {
+	rows, err := measureWrk(ctx, st, o, true)
+	res.KeepAliveRPS = rows
+	return err
+}
+
+// measureWrk runs wrk against demoapp through every target, in rotating
+// rounds, with or without keep-alive, and returns a row per target.
+func measureWrk(ctx context.Context, st *stack, o options, keepAlive bool) ([]httpRow, error) {
 	type acc struct {
 		rps, p50, p99, cpu []float64
 		errs               int
@@ -24,9 +40,9 @@ func measureShort(ctx context.Context, st *stack, o options, res *results) error
 	for r := 0; r < o.rounds; r++ {
 		for _, t := range rotate(st.targets, r) {
 			cpu0 := cpuSeconds(t.pids())
-			w, err := runWrk(ctx, t.demo, o.duration, nil)
+			w, err := runWrk(ctx, t.demo, o.duration, nil, keepAlive)
 			if err != nil {
-				return fmt.Errorf("%s: %w", t.name, err)
+				return nil, fmt.Errorf("%s: %w", t.name, err)
 			}
 			cpu := cpuSeconds(t.pids()) - cpu0
 			a := by[t.name]
@@ -44,13 +60,14 @@ func measureShort(ctx context.Context, st *stack, o options, res *results) error
 		}
 	}
 	direct := median(by["direct"].rps)
+	var rows []httpRow
 	for _, t := range st.targets {
 		a := by[t.name]
-		res.Short = append(res.Short, httpRow{Target: t.name, RPS: median(a.rps), P50ms: median(a.p50),
+		rows = append(rows, httpRow{Target: t.name, RPS: median(a.rps), P50ms: median(a.p50),
 			P99ms: median(a.p99), Errors: a.errs, RatioRPS: ratio(median(a.rps), direct),
 			ProxyCPUus: median(a.cpu), RPSRounds: a.rps, P99Rounds: a.p99})
 	}
-	return nil
+	return rows, nil
 }
 
 // wrkResult is what one wrk run printed.
@@ -62,15 +79,19 @@ type wrkResult struct {
 	failedRequests int // read/write/timeout errors and non-2xx/3xx answers
 }
 
-// runWrk runs wrk for d (2 threads, 32 connections, Connection: close). If stop is
-// not nil, wrk runs until stop is closed instead, then gets SIGINT and reports.
-func runWrk(ctx context.Context, addr string, d time.Duration, stop <-chan struct{}) (wrkResult, error) {
+// runWrk runs wrk for d (2 threads, 32 connections; Connection: close unless
+// keepAlive). If stop is not nil, wrk runs until stop is closed instead, then
+// gets SIGINT and reports.
+func runWrk(ctx context.Context, addr string, d time.Duration, stop <-chan struct{}, keepAlive bool) (wrkResult, error) {
 	dur := d
 	if stop != nil {
 		dur = 10 * time.Minute
 	}
-	cmd := exec.CommandContext(ctx, "wrk", "-t2", "-c32", "-d", fmt.Sprintf("%ds", int(dur.Seconds())),
-		"--latency", "-H", "Connection: close", "http://"+addr+"/")
+	args := []string{"-t2", "-c32", "-d", fmt.Sprintf("%ds", int(dur.Seconds())), "--latency"}
+	if !keepAlive {
+		args = append(args, "-H", "Connection: close")
+	}
+	cmd := exec.CommandContext(ctx, "wrk", append(args, "http://"+addr+"/")...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

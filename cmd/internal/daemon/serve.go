@@ -150,6 +150,7 @@ func Run(o Options) error {
 		return nil
 	}
 	r.state.set(api.DaemonStopping)
+	r.delayShutdown(r.d.config().ShutdownDelay)
 	r.ops.notify(sdnotify.Stopping)
 	cancel() // ends log follows, refuses new operations
 	if r.up != nil {
@@ -385,56 +386,42 @@ func (r *runner) updateOnSignal(ctx context.Context) {
 // stopApps stops every app gracefully. A second SIGTERM/SIGINT cancels the
 // graceful stop, so the supervisor kills what is left.
 func (r *runner) stopApps() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go shutdownSupervisor(ctx, r.sup, done)
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				r.log.Error("stopping apps", "err", err)
-			}
-			return
-		case sig := <-r.sigs:
-			if sig != syscall.SIGHUP {
-				r.log.Warn("second signal: killing apps now", "signal", sig.String())
-				cancel()
-			}
-		}
-	}
-}
-
-func shutdownSupervisor(ctx context.Context, sup *procs.Supervisor, done chan<- error) {
-	done <- sup.Shutdown(ctx)
+	r.endApps(r.sup.Shutdown, "stopping apps", "second signal: killing apps now")
 }
 
 // drainApps is stopApps after a hand-over: listeners close, connections
-// finish (drain_timeout), instances stop; a second SIGTERM/SIGINT kills
+// finish (drain_timeout), instances stop; a SIGTERM/SIGINT meanwhile kills
 // what is left.
 func (r *runner) drainApps() {
+	r.endApps(r.sup.Handover, "draining apps", "signal while draining: killing apps now")
+}
+
+// endApps runs end (Shutdown or Handover) until it returns; a SIGTERM or
+// SIGINT meanwhile cancels its context, so the supervisor kills what is
+// left. SIGHUP and SIGUSR2 are ignored by then.
+func (r *runner) endApps(end func(context.Context) error, what, onSignal string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go handOverSupervisor(ctx, r.sup, done)
+	go endSupervisor(ctx, end, done)
 	for {
 		select {
 		case err := <-done:
 			if err != nil {
-				r.log.Error("draining apps", "err", err)
+				r.log.Error(what, "err", err)
 			}
 			return
 		case sig := <-r.sigs:
 			if sig != syscall.SIGHUP && sig != syscall.SIGUSR2 {
-				r.log.Warn("signal while draining: killing apps now", "signal", sig.String())
+				r.log.Warn(onSignal, "signal", sig.String())
 				cancel()
 			}
 		}
 	}
 }
 
-func handOverSupervisor(ctx context.Context, sup *procs.Supervisor, done chan<- error) {
-	done <- sup.Handover(ctx)
+func endSupervisor(ctx context.Context, end func(context.Context) error, done chan<- error) {
+	done <- end(ctx)
 }
 
 // stopAPI lets in-flight requests finish (the shutdown request itself is
@@ -445,5 +432,29 @@ func (r *runner) stopAPI(srv *http.Server) {
 	if err := srv.Shutdown(ctx); err != nil {
 		r.log.Warn("control API did not drain in time; closing", "err", err)
 		srv.Close()
+	}
+}
+
+// delayShutdown lets a balancer follow a shutdown: /healthz already answers
+// 503 (stopping), and for d every listener keeps accepting and every app
+// serving. A second SIGTERM/SIGINT ends the wait; SIGHUP and SIGUSR2 are
+// ignored by then.
+func (r *runner) delayShutdown(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	r.log.Info("shutting down: /healthz answers 503; apps serve on for shutdown_delay", "shutdown_delay", d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case sig := <-r.sigs:
+			if sig != syscall.SIGHUP && sig != syscall.SIGUSR2 {
+				r.log.Warn("second signal: stopping now", "signal", sig.String())
+				return
+			}
+		}
 	}
 }
