@@ -120,6 +120,9 @@ type App struct {
 
 	User string // username; "" = gracevisord's own user
 
+	// Proxy is the PROXY protocol towards the app and from a balancer.
+	Proxy ProxyProtocol
+
 	// Alerts are the app's alert hooks, inherited key by key from the global ones.
 	Alerts Alerts
 

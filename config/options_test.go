@@ -34,6 +34,7 @@ func TestDefaults(t *testing.T) {
 			Stderr: LogFile{Path: logDir + "/app_demo.err", Rotation: rot},
 			Source: c.File + ":2",
 			Alerts: alerts,
+			Proxy:  ProxyProtocol{HeaderTimeout: 5 * time.Second},
 		}},
 		Alerts: alerts,
 	}

@@ -144,4 +144,5 @@ type rawApp struct {
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts
+	Proxy               rawProxyProtocol
 }

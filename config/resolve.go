@@ -110,6 +110,7 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		User:                a.User.Username.or(g.user),
 		Alerts:              resolveAlerts(&a.Alerts, g.alerts),
 		Source:              fmt.Sprintf("%s:%d", a.File, a.Line),
+		Proxy:               resolveProxyProtocol(&a.Proxy),
 	}
 	if strings.TrimSpace(a.Directory.V) != "" {
 		app.Directory = abs(a.Directory.V)

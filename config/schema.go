@@ -130,6 +130,12 @@ func (d *decoder) app(n *yaml.Node, at pos) rawApp {
 		"user":                 d.user(&a.User),
 		"logger":               d.logger(&a.Logger, true),
 		"alerts":               d.alerts(&a.Alerts),
+
+		"proxy_protocol":             d.str(&a.Proxy.ProxyProtocol),
+		"healthcheck_proxy_protocol": d.bool(&a.Proxy.HealthcheckProxyProtocol),
+		"accept_proxy_protocol":      d.bool(&a.Proxy.AcceptProxyProtocol),
+		"trusted_proxies":            d.strs(&a.Proxy.TrustedProxies),
+		"proxy_header_timeout":       d.timeout(&a.Proxy.ProxyHeaderTimeout),
 	})
 	return a
 }

@@ -34,6 +34,7 @@ func (v *validator) app(a *rawApp) {
 	}
 	v.user(a.User.Username)
 	v.logger(&a.Logger)
+	v.proxyProtocol(a)
 }
 
 // maxNameLen is the longest app name, in bytes (names are ASCII). A name

@@ -34,9 +34,20 @@ func (p *Proxy) serveConn(client net.Conn, inherited bool) {
 	if !inherited {
 		p.setClientKeepAlive(client)
 	}
+	lim := p.currentLimits()
 	w := waiter{p: p, start: time.Now()}
 	w.deadline = w.start.Add(p.connectTimeout())
-	err := p.connect(client, &w)
+	pr, err := readPeer(client, &lim)
+	if err != nil {
+		p.rejected(pr, err)
+		return
+	}
+	if w.preamble, err = pr.preamble(lim.ProxyProtocol); err != nil {
+		p.stats.failed.Add(1)
+		p.log.Warn("l4proxy: client closed without a backend", "client", pr.src.String(), "err", err)
+		return
+	}
+	err = p.connect(client, &w)
 	if err == nil {
 		return
 	}
@@ -46,7 +57,19 @@ func (p *Proxy) serveConn(client net.Conn, inherited bool) {
 		level = slog.LevelDebug // expected, and possibly one per client
 	}
 	p.log.Log(context.Background(), level, "l4proxy: client closed without a backend",
-		"client", client.RemoteAddr().String(), "waited", time.Since(w.start).Round(time.Millisecond), "err", err)
+		"client", pr.src.String(), "waited", time.Since(w.start).Round(time.Millisecond), "err", err)
+}
+
+// rejected counts and logs a client closed because of its PROXY header
+// (see readPeer): at Warn once per rejectLogEvery, else at Debug.
+func (p *Proxy) rejected(pr peer, err error) {
+	p.stats.rejected.Add(1)
+	level, args := slog.LevelDebug, []any{"client", pr.src.String(), "err", err}
+	if ok, dropped := p.rejectLog.allow(rejectLogEvery); ok {
+		level = slog.LevelWarn
+		args = append(args, "not_logged_since_last", dropped)
+	}
+	p.log.Log(context.Background(), level, "l4proxy: client closed: PROXY header rejected", args...)
 }
 
 // connect proxies client to the current backend, waiting for one (or for
@@ -95,11 +118,29 @@ func (p *Proxy) proxyTo(b *Backend, client net.Conn, w *waiter) (served bool, er
 	if err != nil {
 		return false, err
 	}
+	if err := writePreamble(backend, w.preamble); err != nil {
+		return false, err // nothing of the client's is lost: try again
+	}
 	l := p.newLink(client, backend)
 	b.attach(l)
 	defer b.detach(l)
 	l.run()
 	return true, nil
+}
+
+// writePreamble writes the PROXY header and the client's early bytes (see
+// peer.preamble) to a backend connection that was just dialed, in one
+// write; the splice copy then starts with the client's next byte. On error
+// the backend connection is closed.
+func writePreamble(backend net.Conn, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := backend.Write(b); err != nil {
+		backend.Close()
+		return fmt.Errorf("write to backend before the copy: %w", err)
+	}
+	return nil
 }
 
 // dial connects to b within the dial timeout and the client's connect
@@ -126,6 +167,7 @@ type waiter struct {
 	start    time.Time   // when the client was accepted
 	deadline time.Time   // start + ConnectTimeout
 	timer    *time.Timer // created on the first wait only
+	preamble []byte      // written to every backend connection first (see writePreamble)
 	backoff  time.Duration
 	waited   bool
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,9 +59,29 @@ type Proxy struct {
 	// loopback backend (127.0.0.0/8, ::1, localhost), where the kernel
 	// reports a dead peer at once and probes would only cost system calls.
 	KeepAlive time.Duration
+	// ProxyProtocol, when set, makes every backend connection start with
+	// a PROXY header of that version, carrying the client's address and
+	// the address it connected to (see AcceptProxyProtocol), written with
+	// the first bytes before the copy starts. Zero means none.
+	ProxyProtocol ProxyProtocol
+	// AcceptProxyProtocol makes every client prove where it comes from:
+	// it must connect from an address in TrustedProxies (a balancer in
+	// front) and start with a PROXY header, v1 or v2, within
+	// ProxyHeaderTimeout; the header's addresses then stand for the
+	// client everywhere (the header sent to the backend, log lines). Any
+	// other client is closed before a backend is picked and counted in
+	// Stats.ProxyHeaderRejected.
+	AcceptProxyProtocol bool
+	// TrustedProxies are the addresses whose PROXY headers are believed.
+	// With AcceptProxyProtocol and none, every client is closed.
+	TrustedProxies []netip.Prefix
+	// ProxyHeaderTimeout bounds the wait for a client's PROXY header.
+	// 0 means 5 s.
+	ProxyHeaderTimeout time.Duration
 	// Logger receives the errors the proxy handles itself: failed accepts
-	// (it backs off) and clients closed without reaching a backend (with
-	// the last dial error). nil means discard.
+	// (it backs off), clients closed without reaching a backend (with
+	// the last dial error) and rejected PROXY headers (at Warn at most
+	// once per 10 s, the others at Debug). nil means discard.
 	Logger *slog.Logger
 
 	initOnce       sync.Once
@@ -80,7 +101,8 @@ type Proxy struct {
 	idle      chan struct{} // closed when closing and conns is empty
 	shutdown  bool
 
-	stats stats
+	stats     stats
+	rejectLog logLimiter
 
 	// picked, if set by a test before Serve, runs between loading the
 	// target and counting the connection on its backend: the window where a
@@ -97,15 +119,23 @@ func (p *Proxy) dialTimeout() time.Duration {
 
 // Limits are the options SetLimits may change while the proxy runs; each
 // field has the meaning and default of the Proxy field of the same name.
+// The PROXY protocol settings are among them because they belong to the
+// backend (an app that starts to expect the header gets it from the moment
+// traffic flips to it) and to the balancer in front, not to the listener.
 type Limits struct {
 	ConnectTimeout     time.Duration
 	MaxConnections     int
 	ClientWriteTimeout time.Duration
+
+	ProxyProtocol       ProxyProtocol
+	AcceptProxyProtocol bool
+	TrustedProxies      []netip.Prefix // not modified after SetLimits
+	ProxyHeaderTimeout  time.Duration
 }
 
-// SetLimits changes ConnectTimeout, MaxConnections and ClientWriteTimeout
-// of a running Proxy. They apply to connections accepted from now on; those
-// already open stay open and keep the values they started with.
+// SetLimits changes the Limits fields of a running Proxy. They apply to
+// connections accepted from now on; those already open stay open and keep
+// the values they started with.
 func (p *Proxy) SetLimits(l Limits) {
 	p.limits.Store(&l)
 }
@@ -114,7 +144,18 @@ func (p *Proxy) currentLimits() Limits {
 	if l := p.limits.Load(); l != nil {
 		return *l
 	}
-	return Limits{ConnectTimeout: p.ConnectTimeout, MaxConnections: p.MaxConnections, ClientWriteTimeout: p.ClientWriteTimeout}
+	return Limits{
+		ConnectTimeout: p.ConnectTimeout, MaxConnections: p.MaxConnections, ClientWriteTimeout: p.ClientWriteTimeout,
+		ProxyProtocol: p.ProxyProtocol, AcceptProxyProtocol: p.AcceptProxyProtocol,
+		TrustedProxies: p.TrustedProxies, ProxyHeaderTimeout: p.ProxyHeaderTimeout,
+	}
+}
+
+func (l *Limits) proxyHeaderTimeout() time.Duration {
+	if l.ProxyHeaderTimeout <= 0 {
+		return DefaultProxyHeaderTimeout
+	}
+	return l.ProxyHeaderTimeout
 }
 
 func (p *Proxy) connectTimeout() time.Duration {

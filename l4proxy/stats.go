@@ -13,6 +13,11 @@ type Stats struct {
 	// AcceptErrors counts failed accepts (e.g. EMFILE); Serve backs off
 	// and retries them.
 	AcceptErrors uint64
+	// ProxyHeaderRejected counts clients closed before reaching a backend
+	// because of AcceptProxyProtocol: from an untrusted address, with a
+	// missing or malformed PROXY header, or without one in time. They are
+	// not counted in Failed.
+	ProxyHeaderRejected uint64
 }
 
 // stats holds the live counters; every field is an atomic.
@@ -24,6 +29,7 @@ type stats struct {
 	bytesIn   atomic.Uint64
 	bytesOut  atomic.Uint64
 	acceptErr atomic.Uint64
+	rejected  atomic.Uint64
 }
 
 // Stats returns a snapshot of the proxy's counters.
@@ -37,5 +43,7 @@ func (p *Proxy) Stats() Stats {
 		BytesIn:      s.bytesIn.Load(),
 		BytesOut:     s.bytesOut.Load(),
 		AcceptErrors: s.acceptErr.Load(),
+
+		ProxyHeaderRejected: s.rejected.Load(),
 	}
 }

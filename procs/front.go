@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"reflect"
 	"sync"
 	"time"
 
@@ -20,8 +21,10 @@ const frontCloseGrace = 5 * time.Second
 // A front is an app's external side: its listener and the proxy serving it.
 // The proxy is made first and binds the listener itself (see openFront).
 // A changed address gets a new front; a changed connect_timeout,
-// max_connections or client_write_timeout is set on the running proxy
-// (l4proxy.Proxy.SetLimits).
+// max_connections, client_write_timeout or PROXY protocol setting is set
+// on the running proxy (l4proxy.Proxy.SetLimits) when the instance that
+// comes with it is adopted: an app that starts to expect the PROXY header
+// gets it from its first connection on.
 // The app's loop owns its fronts and their keys; the proxy itself is safe
 // for concurrent use.
 type front struct {
@@ -42,6 +45,11 @@ func keyOf(cfg *config.App) frontKey {
 	return frontKey{addr: cfg.ExternalAddr(), limits: limitsOf(cfg)}
 }
 
+// same reports whether k and o build the same front.
+func (k frontKey) same(o frontKey) bool {
+	return k.addr == o.addr && reflect.DeepEqual(k.limits, o.limits)
+}
+
 // limitsOf translates cfg's proxy limits; the config's 0 (no limit) is the
 // proxy's -1.
 func limitsOf(cfg *config.App) l4proxy.Limits {
@@ -49,6 +57,11 @@ func limitsOf(cfg *config.App) l4proxy.Limits {
 		ConnectTimeout:     cfg.ConnectTimeout,
 		MaxConnections:     cfg.MaxConnections,
 		ClientWriteTimeout: cfg.ClientWriteTimeout,
+
+		ProxyProtocol:       l4proxy.ProxyProtocol(cfg.Proxy.Send),
+		AcceptProxyProtocol: cfg.Proxy.Accept,
+		TrustedProxies:      cfg.Proxy.Trusted,
+		ProxyHeaderTimeout:  cfg.Proxy.HeaderTimeout,
 	}
 	if l.ClientWriteTimeout == 0 {
 		l.ClientWriteTimeout = -1
@@ -56,11 +69,11 @@ func limitsOf(cfg *config.App) l4proxy.Limits {
 	return l
 }
 
-// setLimits applies cfg's connect_timeout, max_connections and
-// client_write_timeout to the running proxy; the address must be the
-// front's.
+// setLimits applies cfg's connect_timeout, max_connections,
+// client_write_timeout and PROXY protocol settings to the running proxy;
+// the address must be the front's.
 func (f *front) setLimits(cfg *config.App) {
-	if k := keyOf(cfg); k != f.key {
+	if k := keyOf(cfg); !k.same(f.key) {
 		f.proxy.SetLimits(k.limits)
 		f.key = k
 	}

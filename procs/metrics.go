@@ -162,6 +162,7 @@ func addStats(sum *l4proxy.Stats, s l4proxy.Stats) {
 	sum.BytesIn += s.BytesIn
 	sum.BytesOut += s.BytesOut
 	sum.AcceptErrors += s.AcceptErrors
+	sum.ProxyHeaderRejected += s.ProxyHeaderRejected
 }
 
 // retireFront closes a front (see closeFront) and then reports it, so the

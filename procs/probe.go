@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/l4proxy"
 )
 
 // readyPollInterval is how often a starting instance is probed (see
@@ -26,14 +29,27 @@ var errNotHealthy = errors.New("not healthy")
 
 // A prober checks one instance: HTTP GET of the healthcheck path expecting
 // 200 (redirects are not followed), or, without a healthcheck, a TCP connect.
+// With header set, every probe connection starts with a PROXY header
+// (healthcheck_proxy_protocol) naming the probe's own two addresses.
 // Safe for concurrent use.
 type prober struct {
 	addr    string // host:port of the instance
 	url     string // "" = TCP connect
 	timeout time.Duration
 	client  *http.Client
+	header  l4proxy.ProxyProtocol // off: none
 }
 
+// proberFor is the prober of cfg's instance on port.
+func proberFor(cfg *config.App, port int) *prober {
+	p := newProber(cfg.InternalHost, port, cfg.Healthcheck, cfg.HealthcheckTimeout)
+	if cfg.Proxy.Healthcheck {
+		p.header = l4proxy.ProxyProtocol(cfg.Proxy.Send)
+	}
+	return p
+}
+
+// newProber is a prober that sends no PROXY header.
 func newProber(host string, port int, path string, timeout time.Duration) *prober {
 	if timeout <= 0 {
 		timeout = defaultProbeTimeout
@@ -46,11 +62,29 @@ func newProber(host string, port int, path string, timeout time.Duration) *probe
 		p.url = "http://" + p.addr + path
 		p.client = &http.Client{
 			// No keep-alive: a probe leaves no idle connection (or goroutine) behind.
-			Transport:     &http.Transport{DisableKeepAlives: true, Proxy: nil},
+			Transport:     &http.Transport{DisableKeepAlives: true, Proxy: nil, DialContext: p.dial},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
 	return p
+}
+
+// dial connects to the instance and writes the PROXY header, if any.
+func (p *prober) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil || p.header == l4proxy.ProxyProtocolOff {
+		return c, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetWriteDeadline(dl)
+	}
+	if err := l4proxy.WriteProxyHeader(c, p.header, c.LocalAddr(), c.RemoteAddr()); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("write PROXY header: %w", err)
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+	return c, nil
 }
 
 // probeAddr runs one check, bounded by the probe timeout and ctx, and
@@ -60,8 +94,7 @@ func (p *prober) probeAddr(ctx context.Context) (reached string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	if p.url == "" {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", p.addr)
+		c, err := p.dial(ctx, "tcp", p.addr)
 		if err != nil {
 			return "", err
 		}

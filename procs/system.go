@@ -61,7 +61,7 @@ func (s *realSystem) start(cfg *config.App, port int, stdout, stderr io.Writer) 
 }
 
 func (s *realSystem) prober(cfg *config.App, port int) probe {
-	return newProber(cfg.InternalHost, port, cfg.Healthcheck, cfg.HealthcheckTimeout).probeAddr
+	return proberFor(cfg, port).probeAddr
 }
 
 func (s *realSystem) close() { s.fork.close() }

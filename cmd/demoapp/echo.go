@@ -89,9 +89,7 @@ func (s *echoServer) echo(c net.Conn) {
 			break // io.EOF: the client is done sending; anything else: gone
 		}
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.CloseWrite()
-	}
+	closeWrite(c)
 }
 
 // waitConns waits up to grace for every connection to end; if they do not,

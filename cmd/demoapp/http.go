@@ -20,8 +20,10 @@ type identity struct {
 	port    int
 }
 
-func (id identity) String() string {
-	return fmt.Sprintf("pid=%d started=%s port=%d\n", id.pid, id.started.Format(time.RFC3339Nano), id.port)
+// answer is the line GET / sends to the client at addr (the address
+// demoapp saw: the socket's peer, or the client a PROXY header named).
+func (id identity) answer(client string) string {
+	return fmt.Sprintf("pid=%d started=%s port=%d client=%s\n", id.pid, id.started.Format(time.RFC3339Nano), id.port, client)
 }
 
 // newHandler routes /, /health, /sick, /slow and /inflight. healthFile ""
@@ -31,7 +33,7 @@ func newHandler(id identity, healthFile string) http.Handler {
 	var sick atomic.Bool      // POST /sick: this process fails /health from now on
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, id)
+		fmt.Fprint(w, id.answer(r.RemoteAddr))
 	})
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		if sick.Load() {
@@ -83,7 +85,7 @@ func slow(w http.ResponseWriter, r *http.Request, id identity) {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		fmt.Fprint(w, id)
+		fmt.Fprint(w, id.answer(r.RemoteAddr))
 	case <-r.Context().Done(): // client gone, or the grace ran out
 	}
 }

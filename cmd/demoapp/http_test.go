@@ -35,7 +35,7 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-var identityRE = regexp.MustCompile(`^pid=(\d+) started=(\S+) port=(\d+)\n$`)
+var identityRE = regexp.MustCompile(`^pid=(\d+) started=(\S+) port=(\d+) client=(\S+)\n$`)
 
 func TestHTTPIdentity(t *testing.T) {
 	before := time.Now()

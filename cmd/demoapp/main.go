@@ -25,6 +25,8 @@ type options struct {
 	ignoreTerm bool
 	spawnChild bool
 	failStart  bool
+	proxyProto bool
+	accessLog  bool
 }
 
 func main() {
@@ -60,13 +62,20 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err != nil {
 		return l.failed(err)
 	}
+	if opts.proxyProto {
+		ln = requireProxyHeader(ln)
+	}
 	if opts.echo {
 		l.listening(ln, "echo")
 		return l.serveEcho(ln)
 	}
 	l.listening(ln, "http")
 	id := identity{pid: l.pid, started: started, port: ln.Addr().(*net.TCPAddr).Port}
-	return l.serveHTTP(ln, newHandler(id, opts.healthFile))
+	h := newHandler(id, opts.healthFile)
+	if opts.accessLog {
+		h = accessLog(h, l.pid, stdout)
+	}
+	return l.serveHTTP(ln, h)
 }
 
 // armFailureModes sets up --exit-after and --spawn-child.
@@ -102,6 +111,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.BoolVar(&o.ignoreTerm, "ignore-term", false, "ignore SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 (only SIGKILL ends it)")
 	fs.BoolVar(&o.spawnChild, "spawn-child", false, "start a child process in the same process group that outlives demoapp")
 	fs.BoolVar(&o.failStart, "fail-start", false, "print an error and exit 1 at once")
+	fs.BoolVar(&o.proxyProto, "proxy-protocol", false, "every connection must start with a PROXY protocol header (v1 or v2); its client address is the one reported")
+	fs.BoolVar(&o.accessLog, "access-log", false, "print one line per HTTP request on stdout, with the client address")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -35,6 +35,11 @@ func (s *Security) refusal(r *http.Request, p peer) (code int, reason, msg strin
 	if p.unix {
 		return 0, "", "" // the socket's mode and owner decided who may connect
 	}
+	if r.URL.Path == api.PathHealth && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		// One word of state for balancers, which often send no Host (HAProxy's
+		// default check is HTTP/1.0): nothing a rebinding page could use.
+		return 0, "", ""
+	}
 	if s.loopbackTCP && !s.hostHeaderOK(r.Host) {
 		return http.StatusForbidden, reasonHost, "Host " + quote(r.Host) + " is not a loopback name; the control API answers only to localhost, 127.0.0.1 or [::1] (DNS rebinding protection)"
 	}

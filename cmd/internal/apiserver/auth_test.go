@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gracevisor/gracevisor/cmd/internal/api"
 	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/internal/testutil"
 )
@@ -271,5 +272,30 @@ func TestTruncatedBodyIsBadRequest(t *testing.T) {
 	}
 	if len(asked) != 0 {
 		t.Fatal("shutdown ran on a truncated request")
+	}
+}
+
+// TestHealthNeedsNothing: /healthz answers balancers that send no token and
+// no (or any) Host, and says 503 once the daemon is on its way out; the
+// same request on another path is still refused.
+func TestHealthNeedsNothing(t *testing.T) {
+	stopped := make(chan struct{})
+	close(stopped)
+	a := routingAPI(stopped, func() {})
+	a.Security = &Security{tokenHash: sha256.Sum256([]byte(testToken)), hasToken: true, loopbackTCP: true, rpcHost: "localhost"}
+	state := api.DaemonServing
+	a.Daemon.State = func() api.DaemonState { return state }
+	h := a.Handler()
+	for _, host := range []string{"", "localhost:9001", "attacker.example"} {
+		if rec := (req{method: "GET", target: "/healthz", host: host}).send(h); rec.Code != 200 || rec.Body.String() != "serving\n" {
+			t.Errorf("Host %q: %d %q", host, rec.Code, rec.Body)
+		}
+	}
+	if rec := (req{method: "GET", target: "/api/v1/version", host: ""}).send(h); rec.Code == 200 {
+		t.Errorf("another path without token or Host answered 200")
+	}
+	state = api.DaemonDraining
+	if rec := (req{method: "GET", target: "/healthz", host: ""}).send(h); rec.Code != 503 || rec.Body.String() != "draining\n" {
+		t.Errorf("draining: %d %q", rec.Code, rec.Body)
 	}
 }

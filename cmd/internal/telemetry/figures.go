@@ -43,6 +43,8 @@ var figures = []figure{
 		counter: func(m *procs.AppMetrics) uint64 { return m.Traffic.Waited }},
 	{name: "accept_errors_total", help: "Failed accepts on the app's listener (e.g. out of file descriptors).", statsd: "accept_errors",
 		counter: func(m *procs.AppMetrics) uint64 { return m.Traffic.AcceptErrors }},
+	{name: "proxy_header_rejected_total", help: "Client connections closed because of accept_proxy_protocol: from an address not in trusted_proxies, or without a valid PROXY header in time.", statsd: "connections.proxy_header_rejected",
+		counter: func(m *procs.AppMetrics) uint64 { return m.Traffic.ProxyHeaderRejected }},
 	{name: "bytes_total", help: "Bytes proxied: in = client to app, out = app to client; counted when a direction of a connection ends.",
 		label: "direction", labelValue: "in", statsd: "bytes.in",
 		counter: func(m *procs.AppMetrics) uint64 { return m.Traffic.BytesIn }},
