@@ -73,9 +73,14 @@ func TestRollbackWindowUnderLoad(t *testing.T) {
 	if back > healthInterval {
 		t.Errorf("traffic back %s after the crash; want within one health interval (%s)", back, healthInterval)
 	}
-	if late > 0 || failed > clients {
-		t.Errorf("%d failed requests, %d of them not at the crash (%v); want only those open on the crashing instance (at most %d)",
-			failed, late, load.errs, clients)
+	// A failed request is one whose connection was open on the crashing
+	// instance: every failure falls between the last moment it was seen
+	// alive and traffic being back. Each client has one request in flight,
+	// and its retry may still reach the dying process's listen queue before
+	// the switch: at most two per client.
+	if late > 0 || failed > 2*clients {
+		t.Errorf("%d failed requests, %d of them not at the crash (%v); want only those open on the crashing instance",
+			failed, late, load.errs)
 	}
 	st = e.status()["web"]
 	if st.State != procs.AppRunning || st.LastReload != procs.ReloadRolledBack || st.Instances[0].PID != oldPID ||
