@@ -118,6 +118,9 @@ type App struct {
 	// exits or turns unhealthy (or by hand). Default 0 = off.
 	RollbackWindow time.Duration
 
+	// Limits are applied to every instance (cgroup, rlimit).
+	Limits Limits
+
 	User string // username; "" = gracevisord's own user
 
 	// Proxy is the PROXY protocol towards the app and from a balancer.
@@ -134,6 +137,18 @@ type App struct {
 	// Source is "file:line" where the app was defined, for messages.
 	Source string
 }
+
+// Limits are an app's per-instance resource limits. Zero means none.
+type Limits struct {
+	MemoryMaxMB    int     // memory_max: RAM (and swap: none) of the instance's cgroup, MB
+	MemoryReloadMB int     // memory_reload: reload hitlessly when memory stays above it, MB
+	PidsMax        int     // pids_max: processes and threads in the cgroup
+	CPUMax         float64 // cpu_max: CPU time, in cores (0.5 = half of one)
+	Nofile         int     // nofile: RLIMIT_NOFILE of the instance's process; 0 = the daemon's
+}
+
+// Cgroup reports whether any limit needs a cgroup controller.
+func (l Limits) Cgroup() bool { return l.MemoryMaxMB > 0 || l.PidsMax > 0 || l.CPUMax > 0 }
 
 // ExternalAddr is external_host:external_port.
 func (a *App) ExternalAddr() string {

@@ -175,6 +175,21 @@ func (d *decoder) int(dst *val[int]) decodeFn {
 	}
 }
 
+// float decodes a number; an integer is a number too.
+func (d *decoder) float(dst *val[float64]) decodeFn {
+	return func(v *yaml.Node, at pos) {
+		s, ok, bad := d.scalar(v, at, "a number")
+		*dst = val[float64]{pos: at, Set: ok, Bad: bad}
+		if !ok {
+			return
+		}
+		if tag := s.ShortTag(); tag != "!!int" && tag != "!!float" || s.Decode(&dst.V) != nil {
+			d.probs.add(at, "want a number, got %s", describe(s))
+			dst.Set, dst.Bad = false, true
+		}
+	}
+}
+
 func (d *decoder) timeout(dst *val[time.Duration]) decodeFn {
 	return func(v *yaml.Node, at pos) {
 		s, ok, bad := d.scalar(v, at, timeoutWant)

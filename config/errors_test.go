@@ -63,6 +63,14 @@ func problemCases() []problemCase {
 		main("timeout negative duration", "apps:\n"+app("a", "    stop_timeout: -2s\n"), 4, "apps[0].stop_timeout", "must not be negative"),
 		main("timeout too long", "apps:\n"+app("a", "    stop_timeout: 9223372036854775807\n"), 4, "apps[0].stop_timeout", "too long"),
 
+		// Limits.
+		main("memory_max negative", "apps:\n"+app("a", "    memory_max: -1\n"), 4, "apps[0].memory_max", "must be at least 0 (megabytes; 0 = no limit), got -1"),
+		main("pids_max a word", "apps:\n"+app("a", "    pids_max: many\n"), 4, "apps[0].pids_max", `want an integer, got the string "many"`),
+		main("cpu_max a word", "apps:\n"+app("a", "    cpu_max: half\n"), 4, "apps[0].cpu_max", `want a number, got the string "half"`),
+		main("cpu_max too small", "apps:\n"+app("a", "    cpu_max: 0.001\n"), 4, "apps[0].cpu_max", "at least 0.01 cores"),
+		main("nofile negative", "apps:\n"+app("a", "    nofile: -5\n"), 4, "apps[0].nofile", "must be at least 0"),
+		main("memory_reload not below memory_max", "apps:\n"+app("a", "    memory_max: 100\n    memory_reload: 100\n"), 5, "apps[0].memory_reload", "must be below memory_max (100 MB)"),
+
 		// Apps: required fields, names, {port}.
 		main("missing name", "apps:\n  - command: run {port}\n", 2, "apps[0].name", "missing"),
 		main("missing command", "apps:\n  - name: a\n", 2, "apps[0].command", "missing"),

@@ -15,7 +15,7 @@ func TestDefaults(t *testing.T) {
 	logDir := "/var/log/gracevisor"
 	rot := Rotation{MaxSizeMB: 500, MaxBackups: 0, MaxAgeDays: 0}
 	alerts := Alerts{
-		Events:         []string{"crash", "restart", "reload_ok", "reload_failed", "fatal", "recovered", "unhealthy", "rolled_back"},
+		Events:         []string{"crash", "restart", "reload_ok", "reload_failed", "fatal", "recovered", "unhealthy", "oom_killed", "rolled_back"},
 		CommandTimeout: 30 * time.Second,
 		Webhook:        Webhook{Timeout: 5 * time.Second, Retries: 3},
 	}
@@ -109,6 +109,10 @@ func TestOptions(t *testing.T) {
 		{"client_write_timeout", "apps:\n" + app("a", "    client_write_timeout: 5\n"), func(c *Config) any { return c.Apps[0].ClientWriteTimeout }, 5 * time.Second},
 		{"client_write_timeout 0 = no limit", "apps:\n" + app("a", "    client_write_timeout: 0\n"), func(c *Config) any { return c.Apps[0].ClientWriteTimeout }, time.Duration(0)},
 		{"max_connections", "apps:\n" + app("a", "    max_connections: 100\n"), func(c *Config) any { return c.Apps[0].MaxConnections }, 100},
+		{"limits", "apps:\n" + app("a", "    memory_max: 256\n    memory_reload: 200\n    pids_max: 64\n    cpu_max: 0.5\n    nofile: 4096\n"),
+			func(c *Config) any { return c.Apps[0].Limits }, Limits{MemoryMaxMB: 256, MemoryReloadMB: 200, PidsMax: 64, CPUMax: 0.5, Nofile: 4096}},
+		{"cpu_max whole cores", "apps:\n" + app("a", "    cpu_max: 2\n"), func(c *Config) any { return c.Apps[0].Limits.CPUMax }, 2.0},
+		{"no limits by default", "apps:\n" + app("a", ""), func(c *Config) any { return c.Apps[0].Limits }, Limits{}},
 		{"app user", "apps:\n" + app("a", "    user: {username: root}\n"), func(c *Config) any { return c.Apps[0].User }, "root"},
 		{"name with every allowed character", "apps:\n" + app("Az09_.-x", ""), func(c *Config) any { return c.Apps[0].Name }, "Az09_.-x"},
 

@@ -140,6 +140,11 @@ type rawApp struct {
 	ConnectTimeout      val[time.Duration]
 	ClientWriteTimeout  val[time.Duration]
 	MaxConnections      val[int]
+	MemoryMax           val[int]
+	MemoryReload        val[int]
+	PidsMax             val[int]
+	CPUMax              val[float64]
+	Nofile              val[int]
 	RollbackWindow      val[time.Duration]
 	User                rawUser
 	Logger              rawLogger

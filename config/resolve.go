@@ -33,7 +33,9 @@ const (
 	defaultConnectTimeout      = 10 * time.Second
 	defaultClientWriteTimeout  = 60 * time.Second
 	defaultMaxConnections      = 0 // no limit
-	defaultRollbackWindow      = 0 // off
+	// memory_max, memory_reload, pids_max, cpu_max and nofile default to 0:
+	// no limit (the daemon's own rlimit for nofile), no memory reload.
+	defaultRollbackWindow = 0 // off
 )
 
 // inherited is what an app takes from the global config when it does not
@@ -116,6 +118,13 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		app.Directory = abs(a.Directory.V)
 	}
 	app.Stdout, app.Stderr = appLogs(abs, a, g)
+	app.Limits = Limits{
+		MemoryMaxMB:    a.MemoryMax.or(0),
+		MemoryReloadMB: a.MemoryReload.or(0),
+		PidsMax:        a.PidsMax.or(0),
+		CPUMax:         a.CPUMax.or(0),
+		Nofile:         a.Nofile.or(0),
+	}
 	return app
 }
 

@@ -27,6 +27,7 @@ func (v *validator) app(a *rawApp) {
 	v.atLeast(a.MaxRetries, 0, "")
 	v.atLeast(a.HealthcheckFailures, 1, "")
 	v.atLeast(a.MaxConnections, 0, " (0 = no limit)")
+	v.limits(a)
 	for _, t := range []val[time.Duration]{a.HealthcheckInterval, a.HealthcheckTimeout, a.ConnectTimeout} {
 		if t.Set && t.V == 0 {
 			v.probs.add(t.pos, "must be more than 0")
@@ -35,6 +36,20 @@ func (v *validator) app(a *rawApp) {
 	v.user(a.User.Username)
 	v.logger(&a.Logger)
 	v.proxyProtocol(a)
+}
+
+// limits checks memory_max, memory_reload, pids_max, cpu_max and nofile.
+func (v *validator) limits(a *rawApp) {
+	v.atLeast(a.MemoryMax, 0, " (megabytes; 0 = no limit)")
+	v.atLeast(a.MemoryReload, 0, " (megabytes; 0 = off)")
+	v.atLeast(a.PidsMax, 0, " (0 = no limit)")
+	v.atLeast(a.Nofile, 0, " (0 = the daemon's own limit)")
+	if c := a.CPUMax; c.Set && (c.V < 0 || c.V > 0 && c.V < 0.01) {
+		v.probs.add(c.pos, "must be 0 (no limit) or at least 0.01 cores, got %g", c.V)
+	}
+	if r, m := a.MemoryReload, a.MemoryMax; r.Set && m.Set && r.V > 0 && m.V > 0 && r.V >= m.V {
+		v.probs.add(r.pos, "must be below memory_max (%d MB), or the instance is OOM-killed before it is reloaded; got %d", m.V, r.V)
+	}
 }
 
 // maxNameLen is the longest app name, in bytes (names are ASCII). A name

@@ -45,28 +45,30 @@ type app struct {
 	leaving bool
 
 	// ---- owned by appLoop ----
-	cfg         config.App // config for the next instance
-	front       *front
-	want        bool               // the operator wants it running (false: STOPPED)
-	serving     *member            // where new connections go, or nil
-	attempt     *attempt           // a new instance being started (or waiting to retry), or nil
-	retired     map[*instance]bool // draining, stopping or discarded instances
-	standby     *member            // the instance before the last reload, in its rollback window (also in retired)
-	window      retryTimer         // the standby's rollback window
-	queued      []waiter           // reloads asked for while an attempt was in flight
-	stopWaiters []chan struct{}
-	failures    int        // consecutive failed starts (and short runs)
-	adopted     int        // instances that ever became serving
-	retry       retryTimer // the wait before the attempt's next try
-	state       AppState
-	since       time.Time
-	lastErr     string
-	lastReload  ReloadOutcome
-	troubled    bool          // crashed, failed or unhealthy since it last served well
-	pending     []Event       // emitted, handed to the hook by refresh
-	outbox      []sentOutcome // replies, sent by refresh once the status shows their effect
-	counters    counters
-	traffic     traffic
+	cfg              config.App // config for the next instance
+	front            *front
+	want             bool               // the operator wants it running (false: STOPPED)
+	serving          *member            // where new connections go, or nil
+	attempt          *attempt           // a new instance being started (or waiting to retry), or nil
+	retired          map[*instance]bool // draining, stopping or discarded instances
+	standby          *member            // the instance before the last reload, in its rollback window (also in retired)
+	window           retryTimer         // the standby's rollback window
+	queued           []waiter           // reloads asked for while an attempt was in flight
+	stopWaiters      []chan struct{}
+	failures         int        // consecutive failed starts (and short runs)
+	adopted          int        // instances that ever became serving
+	retry            retryTimer // the wait before the attempt's next try
+	state            AppState
+	since            time.Time
+	lastErr          string
+	lastReload       ReloadOutcome
+	reason           string        // see AppStatus.Reason
+	lastMemoryReload time.Time     // see onMemoryHigh
+	troubled         bool          // crashed, failed or unhealthy since it last served well
+	pending          []Event       // emitted, handed to the hook by refresh
+	outbox           []sentOutcome // replies, sent by refresh once the status shows their effect
+	counters         counters
+	traffic          traffic
 
 	// view is the status as of the loop's last step, so Status never waits
 	// for a loop busy in a slow step (resolving a host, forking).
@@ -95,7 +97,8 @@ type member struct {
 // leaves it serving). Between tries in is nil and the retry timer runs.
 type attempt struct {
 	reload  bool
-	tries   int // failed tries of a reload
+	memory  bool // a reload for memory_reload (see onMemoryHigh)
+	tries   int  // failed tries of a reload
 	begun   time.Time
 	waiters []waiter
 	in      *instance
@@ -255,7 +258,8 @@ func (a *app) refresh() {
 func (a *app) snapshot() *statusView {
 	v := &statusView{st: AppStatus{
 		Name: a.name, State: a.state, External: a.front.addr(), Restarts: max(a.adopted-1, 0),
-		Since: a.since, LastError: a.lastErr, LastReload: a.lastReload, Instances: []InstanceStatus{},
+		Since: a.since, LastError: a.lastErr, LastReload: a.lastReload, Reason: a.reason, Instances: []InstanceStatus{},
+		Containment: a.d.contain.Mode(),
 	}, metrics: a.counters.snapshot(), traffic: a.traffic.clone(), queued: len(a.queued)}
 	add := func(in *instance) {
 		bs := backends(in)

@@ -100,6 +100,22 @@
 // Internal ports come from a ports.Allocator, which keeps ports held by
 // instances of an older port_range off-limits after the range changes.
 //
+// # Containment
+//
+// A Containment (contain.go) decides, once per daemon, how instances are
+// held: in cgroups below the daemon's (cgroup_linux.go finds the
+// hierarchies, cgroup_tree_linux.go makes the subtree, cgroup_cell_linux.go
+// is one instance's cgroup), else in process groups plus the processes
+// that carry the instance's GRACEVISOR_INSTANCE marker (pgroup_linux.go),
+// recorded in a state file. Each instance's process has a cell: the
+// process is cloned into it, its SIGKILL (stop_timeout, or the exit of the
+// main process) kills the whole cell, and the cell is empty before the
+// instance is reported gone. Sweep, before the daemon binds anything,
+// kills what dead daemons' cells still hold; instance ids carry their
+// daemon's pid and start time, so a live daemon's cells are never swept.
+// The kernel's verdicts come back as facts for the loop (kernel.go): an
+// exit wrapping errOOMKilled, and memoryHigh from watchMemory.
+//
 // # Taking over and handing over
 //
 // A daemon that replaces a running one (see cmd/internal/upgrade) calls

@@ -28,6 +28,9 @@ const (
 	// EventUnhealthy: the serving instance failed healthcheck_failures
 	// health checks in a row; a replacement is being started.
 	EventUnhealthy EventKind = "unhealthy"
+	// EventOOMKilled: the kernel's OOM killer ended an instance (memory_max);
+	// a crash or a failed start follows, handled as usual.
+	EventOOMKilled EventKind = "oom_killed"
 	// EventRolledBack: within the rollback window, new connections went
 	// back to the instance that served before the last reload (the new one
 	// exited, turned unhealthy, or an operator asked); PID is that instance.

@@ -44,8 +44,9 @@ type fakeProc struct {
 	cfg    config.App
 	port   int
 	id     int
-	open   atomic.Bool // a gated process is ready
-	probed atomic.Bool // a probe has passed
+	open   atomic.Bool  // a gated process is ready
+	probed atomic.Bool  // a probe has passed
+	mem    atomic.Int64 // bytes, see memory
 
 	once sync.Once
 	done chan struct{} // closed when it exits
@@ -163,3 +164,8 @@ func (p *fakeProc) probe(ctx context.Context) (string, error) {
 	p.probed.Store(true)
 	return addr, nil
 }
+
+// memory is the fake process's memory use, as set by setMemory.
+func (p *fakeProc) memory() (int64, bool) { return p.mem.Load(), true }
+
+func (p *fakeProc) setMemory(bytes int64) { p.mem.Store(bytes) }

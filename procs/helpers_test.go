@@ -53,7 +53,7 @@ func testApp(t *testing.T, name, mode string, env ...string) config.App {
 // testDeps returns deps with the real system, closed at cleanup.
 func testDeps(t *testing.T) *deps {
 	t.Helper()
-	d := &deps{sys: newRealSystem(), logs: newLogFiles(testLogger(t)), logger: testLogger(t), timing: testTiming}
+	d := &deps{sys: newRealSystem(nil), logs: newLogFiles(testLogger(t)), logger: testLogger(t), timing: testTiming}
 	t.Cleanup(d.sys.close)
 	return d
 }

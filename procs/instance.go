@@ -32,6 +32,8 @@ type deps struct {
 	logger *slog.Logger
 	timing timing
 	events eventHook // see Supervisor.SetEventHook
+	// contain holds the instances (see Supervisor.Contain); nil: process groups.
+	contain *Containment
 	// listen makes external listeners (nil: bind them); acceptWhenReady
 	// holds each app's listener until the app serves. See TakeOver.
 	listen          ListenFunc

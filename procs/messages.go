@@ -59,6 +59,11 @@ type (
 	stopping struct{ in *instance }
 	// frontClosed: a retired front's proxy has shut down.
 	frontClosed struct{ f *front }
+	// memoryHigh: the instance's memory stayed above memory_reload.
+	memoryHigh struct {
+		in   *instance
+		used int64
+	}
 )
 
 func (startReq) isMessage()     {}
@@ -72,6 +77,7 @@ func (ready) isMessage()        {}
 func (probeFailed) isMessage()  {}
 func (stopping) isMessage()     {}
 func (frontClosed) isMessage()  {}
+func (memoryHigh) isMessage()   {}
 
 // handle runs one message on the loop.
 func (a *app) handle(m message) {
@@ -94,6 +100,7 @@ func (a *app) handle(m message) {
 	case drained:
 		a.doTerminate()
 	case exited:
+		a.noteExit(m.in)
 		a.onExit(m.in)
 	case ready:
 		a.onReady(m.in, m.reached, m.err)
@@ -103,6 +110,8 @@ func (a *app) handle(m message) {
 		a.onStopping(m.in)
 	case frontClosed:
 		a.traffic.closed(m.f)
+	case memoryHigh:
+		a.onMemoryHigh(m.in, m.used)
 	}
 }
 

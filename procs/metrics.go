@@ -31,6 +31,10 @@ type AppMetrics struct {
 	// Unhealthy counts the instances that were replaced because of them.
 	HealthcheckFailures uint64
 	Unhealthy           uint64
+	// OOMKills counts instances the kernel's OOM killer ended (memory_max);
+	// MemoryReloads counts reloads begun because an instance stayed above
+	// memory_reload.
+	OOMKills, MemoryReloads uint64
 	// RolledBack counts reloads rolled back within rollback_window.
 	RolledBack uint64
 }
@@ -68,6 +72,7 @@ type counters struct {
 	crashes, restarts, unhealthy uint64
 	reloadsOK, reloadsFailed     uint64
 	healthFailures               uint64
+	oomKills, memoryReloads      uint64
 	rolledBack                   uint64
 	reloadSeconds                Histogram
 }
@@ -117,6 +122,8 @@ func (c *counters) snapshot() AppMetrics {
 		ReloadSeconds:       c.reloadSeconds.clone(),
 		HealthcheckFailures: c.healthFailures,
 		Unhealthy:           c.unhealthy,
+		OOMKills:            c.oomKills,
+		MemoryReloads:       c.memoryReloads,
 		RolledBack:          c.rolledBack,
 	}
 }

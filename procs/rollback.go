@@ -38,11 +38,11 @@ func (s *Supervisor) Rollback(ctx context.Context, name string) (ReloadResult, e
 
 // mayStandBy reports whether prev, replaced by m through the attempt at,
 // stands by rather than retires: only after a reload asked for (not the
-// replacement of an unhealthy instance, whose predecessor is no place to
-// go back to) on the same front (an address change retires the old
-// listener), with a rollback window.
+// replacement of an unhealthy instance, nor a memory_reload, whose
+// predecessors are no place to go back to) on the same front (an address
+// change retires the old listener), with a rollback window.
 func (a *app) mayStandBy(at *attempt, prev, m *member) bool {
-	return at.reload && !prev.unhealthy && at.front == nil && m.in.cfg.RollbackWindow > 0 && !a.terminating()
+	return at.reload && !at.memory && !prev.unhealthy && at.front == nil && m.in.cfg.RollbackWindow > 0 && !a.terminating()
 }
 
 // standBy keeps prev running without new connections for window (its

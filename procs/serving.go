@@ -37,6 +37,7 @@ func (a *app) adopt(at *attempt) {
 	a.serving = m
 	a.adopted++
 	a.watchHealth(m)
+	a.startMemoryWatch(m)
 	took := time.Since(at.begun)
 	a.logger.Info("instance serves", "pid", m.in.pid, "port", m.in.port, "took", took)
 	a.countAdoption(at, prev, m, took)

@@ -13,7 +13,7 @@ import (
 // the child lives, and when it ends Pdeathsig kills the child. This is what
 // ties children to the daemon's life rather than to some runtime thread.
 func TestSpawnerThreadCarriesPdeathsig(t *testing.T) {
-	sys := newRealSystem()
+	sys := newRealSystem(nil)
 	d := &deps{sys: sys, logs: newLogFiles(testLogger(t)), logger: testLogger(t)}
 	app := testApp(t, "orphan", modeHTTP)
 	in := startTestInstance(t, d, testPorts(), &app)

@@ -57,8 +57,14 @@ type AppStatus struct {
 	LastError string    `json:"error,omitempty"` // why the last start/reload failed
 	// LastReload is the outcome of the app's last reload: ok, failed or
 	// rolled_back (see ReloadOutcome); "" before the first one.
-	LastReload ReloadOutcome    `json:"last_reload,omitempty"`
-	Instances  []InstanceStatus `json:"instances"`
+	LastReload ReloadOutcome `json:"last_reload,omitempty"`
+	// Reason says why the last instance that ended on its own ended, when
+	// the kernel ended it: ReasonOOMKilled ("oom-killed"); "" otherwise.
+	Reason string `json:"reason,omitempty"`
+	// Containment is how the daemon holds instances: "cgroup" or
+	// "process-group" (see Containment).
+	Containment string           `json:"containment"`
+	Instances   []InstanceStatus `json:"instances"`
 }
 
 // ReloadOutcome is how an app's last reload ended.

@@ -90,7 +90,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		fronts = append(fronts, f)
 	}
 	if s.d.sys == nil { // tests may have set a fake
-		s.d.sys = newRealSystem()
+		s.d.sys = newRealSystem(s.d.contain)
 	}
 	apps := make([]*app, len(cfgs))
 	s.mu.Lock()
@@ -304,7 +304,8 @@ func (s *Supervisor) Status(names ...string) ([]AppStatus, error) {
 		if len(names) > 0 && !slices.Contains(names, c.Name) {
 			continue
 		}
-		st := AppStatus{Name: c.Name, State: AppStopped, External: c.ExternalAddr(), Instances: []InstanceStatus{}}
+		st := AppStatus{Name: c.Name, State: AppStopped, External: c.ExternalAddr(), Instances: []InstanceStatus{},
+			Containment: s.d.contain.Mode()}
 		// Not lookup: while a shutdown stops the apps, status still shows them.
 		if a, shut := s.appNamed(c.Name); a != nil && started {
 			got, err := a.status()

@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
 	"sync"
@@ -36,16 +37,24 @@ type process interface {
 	// signal sends sig to the process group, unless the process has exited.
 	signal(sig syscall.Signal)
 	// wait blocks until the process has exited and whatever was left of its
-	// group has been SIGKILLed, reaps it, and returns cmd.Wait's result.
+	// group (its cgroup) has been SIGKILLed, reaps it, and returns
+	// cmd.Wait's result, wrapping errOOMKilled if the OOM killer ended it.
 	// It is called once.
 	wait() error
+	// memory is the instance's memory use in bytes (its cgroup's, or the
+	// RSS of its processes); ok is false when it cannot be known.
+	memory() (bytes int64, ok bool)
 }
 
 // realSystem forks real processes (on Linux from a spawner thread, so that
-// Pdeathsig ties them to the daemon) and probes over TCP/HTTP.
-type realSystem struct{ fork forker }
+// Pdeathsig ties them to the daemon), each in a cell of its containment
+// (nil: its process group alone), and probes over TCP/HTTP.
+type realSystem struct {
+	fork    forker
+	contain *Containment
+}
 
-func newRealSystem() *realSystem { return &realSystem{fork: newForker()} }
+func newRealSystem(c *Containment) *realSystem { return &realSystem{fork: newForker(), contain: c} }
 
 func (s *realSystem) start(cfg *config.App, port int, stdout, stderr io.Writer) (process, error) {
 	cmd, err := buildCommand(cfg, port)
@@ -54,21 +63,57 @@ func (s *realSystem) start(cfg *config.App, port int, stdout, stderr io.Writer) 
 	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.WaitDelay = pipeWaitDelay
-	if err := s.fork.start(cmd); err != nil {
+	cl, err := s.contain.newCell(cfg)
+	if err != nil {
 		return nil, err
 	}
-	return &osProcess{cmd: cmd}, nil
+	if err := cl.prepare(cmd); err != nil {
+		cl.release()
+		return nil, err
+	}
+	if err := s.fork.start(cmd); err != nil {
+		cl.release()
+		return nil, err
+	}
+	p := &osProcess{cmd: cmd, cell: cl}
+	if err := p.started(cfg.Limits.Nofile); err != nil {
+		p.killGroup()
+		_ = p.wait()
+		return nil, err
+	}
+	return p, nil
+}
+
+// started finishes the start: the cell's part (v1 cgroups, records) and
+// nofile. Both come right after the fork: the process runs its first
+// instant without them (see cgroupCell.started).
+func (p *osProcess) started(nofile int) error {
+	if err := p.cell.started(p.pid()); err != nil {
+		return fmt.Errorf("contain pid %d: %w", p.pid(), err)
+	}
+	if nofile > 0 {
+		if err := setNofile(p.pid(), nofile); err != nil {
+			return fmt.Errorf("nofile %d for pid %d: %w", nofile, p.pid(), err)
+		}
+	}
+	return nil
 }
 
 func (s *realSystem) prober(cfg *config.App, port int) probe {
 	return proberFor(cfg, port).probeAddr
 }
 
-func (s *realSystem) close() { s.fork.close() }
+func (s *realSystem) close() {
+	s.fork.close()
+	if s.contain != nil {
+		s.contain.plat.close()
+	}
+}
 
 // osProcess is a process started by realSystem.
 type osProcess struct {
-	cmd *exec.Cmd
+	cmd  *exec.Cmd
+	cell cell
 
 	mu   sync.Mutex // guards gone, so no signal can reach a reused pid
 	gone bool       // reaped (or about to be): its pid must not be signalled
@@ -81,16 +126,34 @@ func (p *osProcess) signal(sig syscall.Signal) {
 	defer p.mu.Unlock()
 	if !p.gone {
 		_ = syscall.Kill(-p.pid(), sig)
+		if sig == syscall.SIGKILL { // past stop_timeout: all of it, grandchildren too
+			p.cell.kill()
+		}
 	}
 }
 
-// killGroup SIGKILLs what is left of the process group and signals nothing
-// after that.
+// killGroup SIGKILLs what is left of the process group and of the cell,
+// and signals nothing after that.
 func (p *osProcess) killGroup() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.gone = true
 	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+	p.cell.kill()
+}
+
+func (p *osProcess) memory() (int64, bool) { return p.cell.memory() }
+
+// reaped reaps the process after its cell was killed, and removes the cell.
+func (p *osProcess) reaped() error {
+	p.cell.settle()
+	oom := p.cell.oomKilled()
+	err := p.cmd.Wait()
+	p.cell.release()
+	if oom {
+		return fmt.Errorf("%w (%w)", errOOMKilled, err)
+	}
+	return err
 }
 
 // PlatformLimits lists, in plain words, the guarantees gracevisor cannot

@@ -25,8 +25,16 @@ func setDeathSignal(attr *syscall.SysProcAttr) { attr.Pdeathsig = syscall.SIGKIL
 func (p *osProcess) wait() error {
 	waitExitNoReap(p.pid())
 	p.killGroup()
-	return p.cmd.Wait()
+	return p.reaped()
 }
+
+// setNofile sets pid's RLIMIT_NOFILE, soft and hard.
+func setNofile(pid, n int) error {
+	return unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: uint64(n), Max: uint64(n)}, nil)
+}
+
+// killPid SIGKILLs one process.
+func killPid(pid int) error { return unix.Kill(pid, unix.SIGKILL) }
 
 // waitExitNoReap blocks until pid has exited without reaping it.
 func waitExitNoReap(pid int) {

@@ -11,6 +11,7 @@ import (
 var platformLimits = []string{
 	"children are not killed when gracevisord dies (no Pdeathsig): stop the apps before killing the daemon",
 	"an instance's leftover process group is killed just after its main process is reaped, not before",
+	"nofile is not applied (no prlimit)",
 }
 
 // forker starts children from any thread: without Pdeathsig, the
@@ -33,5 +34,9 @@ func setDeathSignal(*syscall.SysProcAttr) {}
 func (p *osProcess) wait() error {
 	err := p.cmd.Wait()
 	p.killGroup()
+	p.cell.release()
 	return err
 }
+
+// setNofile does nothing here: PlatformLimits says so.
+func setNofile(pid, n int) error { return nil }

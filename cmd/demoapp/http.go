@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -54,6 +55,7 @@ func newHandler(id identity, healthFile string) http.Handler {
 	mux.HandleFunc("GET /inflight", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, inflight.Load())
 	})
+	mux.HandleFunc("GET /alloc", allocate)
 	return mux
 }
 
@@ -88,6 +90,32 @@ func slow(w http.ResponseWriter, r *http.Request, id identity) {
 		fmt.Fprint(w, id.answer(r.RemoteAddr))
 	case <-r.Context().Done(): // client gone, or the grace ran out
 	}
+}
+
+// held is the memory /alloc took; it is never given back.
+var (
+	heldMu sync.Mutex
+	held   [][]byte
+)
+
+// allocate takes ?mb=N more megabytes and touches every page, so they
+// count as the process's memory (to test memory limits).
+func allocate(w http.ResponseWriter, r *http.Request) {
+	mb, err := strconv.Atoi(r.URL.Query().Get("mb"))
+	if err != nil || mb < 1 {
+		http.Error(w, "mb must be a positive integer", http.StatusBadRequest)
+		return
+	}
+	heldMu.Lock()
+	defer heldMu.Unlock()
+	for range mb {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		held = append(held, b)
+	}
+	fmt.Fprintf(w, "holding %d MB\n", len(held))
 }
 
 // serveHTTP serves h on ln until a stop signal, then shuts down gracefully.

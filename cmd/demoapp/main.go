@@ -24,6 +24,7 @@ type options struct {
 	echo       bool
 	ignoreTerm bool
 	spawnChild bool
+	grandchild string
 	failStart  bool
 	proxyProto bool
 	accessLog  bool
@@ -32,6 +33,12 @@ type options struct {
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == childArg {
 		os.Exit(runChild())
+	}
+	if len(os.Args) == 3 && os.Args[1] == detachArg {
+		os.Exit(runDetach(os.Args[2]))
+	}
+	if len(os.Args) == 3 && os.Args[1] == grandchildArg {
+		os.Exit(runGrandchild(os.Args[2]))
 	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
@@ -93,6 +100,11 @@ func (l lifecycle) armFailureModes(opts options) error {
 		}
 		fmt.Fprintf(l.stdout, "demoapp pid=%d child pid=%d\n", l.pid, child)
 	}
+	if opts.grandchild != "" {
+		if err := spawnGrandchild(opts.grandchild); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -110,6 +122,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.BoolVar(&o.echo, "echo", false, "be a line-echo TCP server instead of HTTP")
 	fs.BoolVar(&o.ignoreTerm, "ignore-term", false, "ignore SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 (only SIGKILL ends it)")
 	fs.BoolVar(&o.spawnChild, "spawn-child", false, "start a child process in the same process group that outlives demoapp")
+	fs.StringVar(&o.grandchild, "grandchild", "", "double-fork a daemon (new session, outside our process group) that holds `HOST:PORT` and ignores SIGTERM")
 	fs.BoolVar(&o.failStart, "fail-start", false, "print an error and exit 1 at once")
 	fs.BoolVar(&o.proxyProto, "proxy-protocol", false, "every connection must start with a PROXY protocol header (v1 or v2); its client address is the one reported")
 	fs.BoolVar(&o.accessLog, "access-log", false, "print one line per HTTP request on stdout, with the client address")

@@ -104,7 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	warnPlatform(logger)
-	if up.u == nil { // a first daemon: set up upgrades before anything listens
+	contain := containApps(cfg, logger, upgrade.StartedByUpgrade()) // before anything binds
+	if up.u == nil {                                                // a first daemon: set up upgrades before anything listens
 		if up, err = newUpgrader(cfg, opts.pidFile); err != nil {
 			logger.Error("gracevisord refused to start", "err", err)
 			return 1
@@ -117,6 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	err = daemon.Run(daemon.Options{
 		Dir: opts.confDir, Config: cfg, Log: logger, Security: sec, Version: version, Signals: sigs,
 		Upgrader: up.u, BuildID: buildinfo.ID(buildID), Started: started, LogRotation: logFile,
+		Containment: contain,
 	})
 	if err != nil {
 		logger.Error("gracevisord failed", "err", err)

@@ -48,8 +48,13 @@ type AppStatus struct {
 	LastError string    `json:"error,omitempty"` // why the last start/reload failed
 	// LastReload is how the app's last reload ended: "ok", "failed" or
 	// "rolled_back" (rollback_window); absent before the first one.
-	LastReload string           `json:"last_reload,omitempty"`
-	Instances  []InstanceStatus `json:"instances"`
+	LastReload string `json:"last_reload,omitempty"`
+	// Reason is why the last instance that ended on its own ended, when the
+	// kernel ended it: "oom-killed" (memory_max).
+	Reason string `json:"reason,omitempty"`
+	// Containment is how the daemon holds instances: "cgroup" or "process-group".
+	Containment string           `json:"containment,omitempty"`
+	Instances   []InstanceStatus `json:"instances"`
 }
 
 // ReloadResult answers a successful POST /api/v1/apps/{name}/reload.
@@ -120,6 +125,9 @@ type Version struct {
 	PID       int         `json:"pid"`        // of the daemon answering
 	StartedAt time.Time   `json:"started_at"` // when that daemon started
 	State     DaemonState `json:"state"`
+	// Containment is how instances are held: "cgroup", or "process-group"
+	// where no cgroup is writable (see docs/supervision.md).
+	Containment string `json:"containment,omitempty"`
 }
 
 // DaemonState is what the daemon is doing, as GET /healthz and

@@ -63,6 +63,8 @@ type Identity struct {
 	BuildID   string
 	StartedAt time.Time
 	State     func() api.DaemonState
+	// Containment is how the daemon holds instances (procs.Containment.Mode).
+	Containment string
 }
 
 func (id Identity) state() api.DaemonState {

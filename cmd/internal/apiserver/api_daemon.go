@@ -47,6 +47,7 @@ func (a *API) handleVersion(w http.ResponseWriter, r *http.Request) {
 	reply.JSON(w, http.StatusOK, api.Version{
 		Version: a.Version, Go: runtime.Version(), BuildID: a.Daemon.BuildID,
 		PID: os.Getpid(), StartedAt: a.Daemon.StartedAt, State: a.Daemon.state(),
+		Containment: a.Daemon.Containment,
 	})
 }
 

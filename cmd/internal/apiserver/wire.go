@@ -12,7 +12,7 @@ import (
 func appStatus(s procs.AppStatus) api.AppStatus {
 	out := api.AppStatus{
 		Name: s.Name, State: api.AppState(s.State), External: s.External, Restarts: s.Restarts,
-		Since: s.Since, LastError: s.LastError, LastReload: string(s.LastReload),
+		Since: s.Since, LastError: s.LastError, LastReload: string(s.LastReload), Reason: s.Reason, Containment: s.Containment,
 		Instances: make([]api.InstanceStatus, len(s.Instances)),
 	}
 	for i, in := range s.Instances {

@@ -69,6 +69,9 @@ type Options struct {
 	// LogRotation pauses the daemon log's rotation while two daemons
 	// append to it; nil: nothing to pause.
 	LogRotation LogRotation
+	// Containment holds the apps' instances (cgroups or process groups);
+	// nil: process groups alone.
+	Containment *procs.Containment
 }
 
 // LogRotation pauses and resumes the rotation of the daemon's log.
@@ -116,6 +119,7 @@ func Run(o Options) error {
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r.sup = procs.New(cfg, log)
+	r.sup.Contain(o.Containment)
 	r.takeListeners(listen)
 	r.d = newDaemon(o.Dir, cfg, r.sup, log)
 	r.ops = startOps(r.d, r.sup, log, o.Version, r.refusals.Collector())
@@ -316,7 +320,8 @@ func (r *runner) newServer(base context.Context, o Options) *http.Server {
 		Security:        r.sec,
 		Metrics:         r.ops.metrics,
 		Refusals:        r.refusals,
-		Daemon:          apiserver.Identity{BuildID: o.BuildID, StartedAt: o.Started, State: r.state.get},
+		Daemon: apiserver.Identity{BuildID: o.BuildID, StartedAt: o.Started, State: r.state.get,
+			Containment: o.Containment.Mode()},
 	}
 	if r.up != nil {
 		a.Upgrade = r.upgrade
