@@ -53,7 +53,19 @@ type RPC struct {
 	// MaxConnections caps the API's open connections per listener; default
 	// 256. gracevisord lowers it further to keep descriptors for the proxies.
 	MaxConnections int
+	// TLS serves the TCP listener over TLS; required when Host is not
+	// loopback. Zero: plain HTTP.
+	TLS TLS
 }
+
+// TLS is a certificate and its key, both PEM files (absolute paths).
+type TLS struct {
+	CertFile string
+	KeyFile  string
+}
+
+// On reports whether TLS is configured.
+func (t TLS) On() bool { return t.CertFile != "" }
 
 // TCP reports whether the control API listens on TCP.
 func (r RPC) TCP() bool { return r.Port != 0 }
@@ -101,6 +113,10 @@ type App struct {
 	// this long is disconnected. Default 60s; 0 = no limit.
 	ClientWriteTimeout time.Duration
 	MaxConnections     int // default 0 = no limit
+	// RollbackWindow: after a reload the old instance stays up this long,
+	// taking no new connections, to be switched back to if the new one
+	// exits or turns unhealthy (or by hand). Default 0 = off.
+	RollbackWindow time.Duration
 
 	// Limits are applied to every instance (cgroup, rlimit).
 	Limits Limits

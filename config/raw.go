@@ -91,6 +91,14 @@ type rawRPC struct {
 	SocketOwner    val[string]
 	TokenFile      val[string]
 	MaxConnections val[int]
+	TLS            rawTLS
+}
+
+// rawTLS is rpc.tls.
+type rawTLS struct {
+	pos
+	CertFile, KeyFile val[string]
+	Set               bool
 }
 
 // rawLogger is both the global logger and an app's logger; the global one
@@ -137,6 +145,7 @@ type rawApp struct {
 	PidsMax             val[int]
 	CPUMax              val[float64]
 	Nofile              val[int]
+	RollbackWindow      val[time.Duration]
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts

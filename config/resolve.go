@@ -35,6 +35,7 @@ const (
 	defaultMaxConnections      = 0 // no limit
 	// memory_max, memory_reload, pids_max, cpu_max and nofile default to 0:
 	// no limit (the daemon's own rlimit for nofile), no memory reload.
+	defaultRollbackWindow = 0 // off
 )
 
 // inherited is what an app takes from the global config when it does not
@@ -107,6 +108,7 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		ConnectTimeout:      a.ConnectTimeout.or(defaultConnectTimeout),
 		ClientWriteTimeout:  a.ClientWriteTimeout.or(defaultClientWriteTimeout),
 		MaxConnections:      a.MaxConnections.or(defaultMaxConnections),
+		RollbackWindow:      a.RollbackWindow.or(defaultRollbackWindow),
 		User:                a.User.Username.or(g.user),
 		Alerts:              resolveAlerts(&a.Alerts, g.alerts),
 		Templates:           resolveTemplates(abs, a.Templates),

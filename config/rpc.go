@@ -61,6 +61,9 @@ func resolveRPC(abs func(string) string, r *rawRPC) RPC {
 	if strings.TrimSpace(r.TokenFile.V) != "" {
 		out.TokenFile = abs(r.TokenFile.V)
 	}
+	if strings.TrimSpace(r.TLS.CertFile.V) != "" && strings.TrimSpace(r.TLS.KeyFile.V) != "" {
+		out.TLS = TLS{CertFile: abs(r.TLS.CertFile.V), KeyFile: abs(r.TLS.KeyFile.V)}
+	}
 	return out
 }
 
@@ -87,7 +90,34 @@ func (v *validator) rpc(rc *rawConfig) {
 		v.probs.add(r.SocketMode.pos, "socket_mode without rpc.socket has no effect")
 	}
 	if r.TokenFile.Set && strings.TrimSpace(r.TokenFile.V) != "" {
-		v.tokenFile(r.TokenFile)
+		v.regularFile(r.TokenFile)
+	}
+	v.rpcTLS(r)
+}
+
+// rpcTLS checks rpc.tls: both files, each an existing regular file (read
+// by gracevisord only: the key is usually not readable by gracevisorctl's
+// user), and a TCP listener to use them on.
+func (v *validator) rpcTLS(r *rawRPC) {
+	t := &r.TLS
+	if !t.Set {
+		return
+	}
+	if r.Port.Set && r.Port.V == 0 {
+		v.probs.add(t.pos, "tls without a TCP listener (rpc.port 0) has no effect: the unix socket needs none")
+	}
+	for _, f := range []struct {
+		v   val[string]
+		key string
+	}{{t.CertFile, "cert_file"}, {t.KeyFile, "key_file"}} {
+		switch {
+		case !f.v.Set:
+			v.probs.add(t.pos.child(f.key), "rpc.tls needs both cert_file and key_file")
+		case strings.TrimSpace(f.v.V) == "":
+			v.nonEmpty(f.v)
+		default:
+			v.regularFile(f.v)
+		}
 	}
 }
 
@@ -164,10 +194,11 @@ func (v *validator) socketOwner(owner val[string]) {
 	}
 }
 
-// tokenFile checks that the token file exists and is a file. Reading it is
+// regularFile checks that a file (token, certificate, key) exists and is a
+// regular file. Reading it is
 // left to its users: a client may not be allowed to, and need not when it
 // uses the unix socket.
-func (v *validator) tokenFile(f val[string]) {
+func (v *validator) regularFile(f val[string]) {
 	fi, err := os.Stat(f.V)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -103,3 +103,39 @@ func TestRPCMaxConnections(t *testing.T) {
 		t.Errorf("max_connections = %d, want 32", c.RPC.MaxConnections)
 	}
 }
+
+func TestRPCTLS(t *testing.T) {
+	dir := inTempDir(t, map[string]string{
+		"cert.pem": "x", "key.pem": "x",
+		FileName: "rpc:\n  host: 0.0.0.0\n  tls: {cert_file: cert.pem, key_file: key.pem}\n",
+	})
+	c, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TLS{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}
+	if c.RPC.TLS != want || !c.RPC.TLS.On() {
+		t.Fatalf("rpc.tls = %+v, want %+v", c.RPC.TLS, want)
+	}
+	if mustLoad(t, "").RPC.TLS.On() {
+		t.Error("TLS is on by default")
+	}
+}
+
+func TestRPCTLSProblems(t *testing.T) {
+	cases := []struct{ yaml, key, msg string }{
+		{"rpc: {tls: {cert_file: cert.pem}}\n", "rpc.tls.key_file", "needs both cert_file and key_file"},
+		{"rpc: {tls: {key_file: cert.pem}}\n", "rpc.tls.cert_file", "needs both cert_file and key_file"},
+		{"rpc: {tls: {cert_file: cert.pem, key_file: missing.pem}}\n", "rpc.tls.key_file", "does not exist"},
+		{"rpc: {tls: {cert_file: '', key_file: cert.pem}}\n", "rpc.tls.cert_file", "must not be empty"},
+		{"rpc: {tls: {cert_file: ., key_file: cert.pem}}\n", "rpc.tls.cert_file", "not a regular file"},
+		{"rpc: {port: 0, socket: /s, tls: {cert_file: cert.pem, key_file: cert.pem}}\n", "rpc.tls", "no effect"},
+		{"rpc: {tls: {cert: cert.pem}}\n", "rpc.tls.cert", ""},
+	}
+	for _, tc := range cases {
+		_, ps := loadProblems(t, map[string]string{FileName: tc.yaml, "cert.pem": "x"})
+		if len(ps) < 1 || ps[0].Key != tc.key || !strings.Contains(ps[0].Msg, tc.msg) {
+			t.Errorf("%q: problems %+v, want one at %s containing %q", tc.yaml, ps, tc.key, tc.msg)
+		}
+	}
+}

@@ -43,7 +43,15 @@ func (d *decoder) rpc(dst *rawRPC) decodeFn {
 			"socket_owner":    d.str(&dst.SocketOwner),
 			"token_file":      d.str(&dst.TokenFile),
 			"max_connections": d.int(&dst.MaxConnections),
+			"tls":             d.tls(&dst.TLS),
 		})
+	}
+}
+
+func (d *decoder) tls(dst *rawTLS) decodeFn {
+	return func(v *yaml.Node, at pos) {
+		dst.pos, dst.Set = at, !isNull(deref(v))
+		d.mapping(v, at, fields{"cert_file": d.str(&dst.CertFile), "key_file": d.str(&dst.KeyFile)})
 	}
 }
 
@@ -123,6 +131,7 @@ func (d *decoder) app(n *yaml.Node, at pos) rawApp {
 		"pids_max":             d.int(&a.PidsMax),
 		"cpu_max":              d.float(&a.CPUMax),
 		"nofile":               d.int(&a.Nofile),
+		"rollback_window":      d.timeout(&a.RollbackWindow),
 		"user":                 d.user(&a.User),
 		"logger":               d.logger(&a.Logger, true),
 		"alerts":               d.alerts(&a.Alerts),

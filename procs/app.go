@@ -51,6 +51,8 @@ type app struct {
 	serving          *member            // where new connections go, or nil
 	attempt          *attempt           // a new instance being started (or waiting to retry), or nil
 	retired          map[*instance]bool // draining, stopping or discarded instances
+	standby          *member            // the instance before the last reload, in its rollback window (also in retired)
+	window           retryTimer         // the standby's rollback window
 	queued           []waiter           // reloads asked for while an attempt was in flight
 	stopWaiters      []chan struct{}
 	failures         int        // consecutive failed starts (and short runs)
@@ -59,6 +61,7 @@ type app struct {
 	state            AppState
 	since            time.Time
 	lastErr          string
+	lastReload       ReloadOutcome
 	reason           string        // see AppStatus.Reason
 	lastMemoryReload time.Time     // see onMemoryHigh
 	troubled         bool          // crashed, failed or unhealthy since it last served well
@@ -75,10 +78,10 @@ type app struct {
 // statusView is a status snapshot plus what its live fields are read from.
 type statusView struct {
 	st       AppStatus
-	backends []*l4proxy.Backend // per instance; nil for none
-	metrics  AppMetrics         // the loop-owned counters
-	traffic  traffic            // the fronts whose live counters are added
-	queued   int                // reloads waiting for the attempt in flight
+	backends [][]*l4proxy.Backend // per instance: those counting its connections
+	metrics  AppMetrics           // the loop-owned counters
+	traffic  traffic              // the fronts whose live counters are added
+	queued   int                  // reloads waiting for the attempt in flight
 }
 
 // member is the serving instance.
@@ -94,7 +97,8 @@ type member struct {
 // leaves it serving). Between tries in is nil and the retry timer runs.
 type attempt struct {
 	reload  bool
-	tries   int // failed tries of a reload
+	memory  bool // a reload for memory_reload (see onMemoryHigh)
+	tries   int  // failed tries of a reload
 	begun   time.Time
 	waiters []waiter
 	in      *instance
@@ -161,6 +165,9 @@ func appLoop(a *app) {
 		case <-a.retry.c():
 			a.retry.t = nil
 			a.launch()
+		case <-a.window.c():
+			a.window.t = nil
+			a.endWindow()
 		}
 		a.refresh()
 	}
@@ -194,10 +201,8 @@ func (a *app) status() (AppStatus, error) {
 	v := a.view.Load()
 	st := v.st
 	st.Instances = slices.Clone(v.st.Instances)
-	for i, b := range v.backends {
-		if b != nil {
-			st.Instances[i].Connections = b.Conns()
-		}
+	for i, bs := range v.backends {
+		st.Instances[i].Connections = conns(bs)
 	}
 	return st, nil
 }
@@ -253,16 +258,15 @@ func (a *app) refresh() {
 func (a *app) snapshot() *statusView {
 	v := &statusView{st: AppStatus{
 		Name: a.name, State: a.state, External: a.front.addr(), Restarts: max(a.adopted-1, 0),
-		Since: a.since, LastError: a.lastErr, Reason: a.reason, Instances: []InstanceStatus{},
+		Since: a.since, LastError: a.lastErr, LastReload: a.lastReload, Reason: a.reason, Instances: []InstanceStatus{},
 		Containment: a.d.contain.Mode(),
 	}, metrics: a.counters.snapshot(), traffic: a.traffic.clone(), queued: len(a.queued)}
 	add := func(in *instance) {
-		is := InstanceStatus{PID: in.pid, Port: in.port, State: in.state, StartedAt: in.startedAt}
-		if in.backend != nil {
-			is.Connections = in.backend.Conns()
-		}
-		v.st.Instances = append(v.st.Instances, is)
-		v.backends = append(v.backends, in.backend)
+		bs := backends(in)
+		v.st.Instances = append(v.st.Instances, InstanceStatus{
+			PID: in.pid, Port: in.port, State: in.state, StartedAt: in.startedAt, Connections: conns(bs),
+		})
+		v.backends = append(v.backends, bs)
 	}
 	if a.serving != nil {
 		add(a.serving.in)

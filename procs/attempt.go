@@ -106,6 +106,7 @@ func (a *app) giveUp(err error) {
 	if at.reload {
 		err = fmt.Errorf("reload %s: %w; the old instance (pid %d) still serves", a.name, err, a.serving.in.pid)
 		a.counters.reloadsFailed++
+		a.lastReload = ReloadFailed
 		a.emit(Event{Kind: EventReloadFailed, PID: a.serving.in.pid, Port: a.serving.in.port, Error: err.Error()})
 	} else {
 		err = fmt.Errorf("start %s: %w; app is FATAL", a.name, err)

@@ -12,10 +12,22 @@
 // process group). So an app has at most one serving instance, at most one
 // starting instance, and any number of retiring ones.
 //
-// Each ready instance has one l4proxy.Backend. When an update changes the
+// With a rollback window (rollback_window, rollback.go) the instance a
+// reload replaced stands by instead of retiring: it runs, takes no new
+// connections, and is in retired without a drainAndStop. If the new
+// instance exits or turns unhealthy before the window closes (or Rollback
+// asks), the proxy switches back to it and the new one is stopped; when
+// the window closes it drains and stops as usual. At most one instance
+// stands by: the last one replaced.
+//
+// Each ready instance has one current l4proxy.Backend. When an update changes the
 // address, the app gets a new front; the old one stops accepting, and the
 // clients it accepted but has not routed yet go to the new instance through
 // that same Backend, so the new instance's later drain counts them too.
+// A retired Backend is never dialed again, so a rollback gives the
+// instance standing by a new one; its older Backends (instance.older)
+// keep counting their connections, and its status, drain and exit count
+// all of its Backends.
 //
 // # Ownership
 //
@@ -23,7 +35,8 @@
 // (STARTING, SERVING, DRAINING, STOPPING, EXITED), its attempt, counters,
 // fronts and config — is owned by one goroutine, appLoop (tableflip's run
 // loop). Nothing else writes it. Callers send it typed requests with a
-// reply channel (startReq, reloadReq, updateReq, stopReq, terminateReq);
+// reply channel (startReq, reloadReq, updateReq, stopReq, terminateReq,
+// rollbackReq);
 // helper goroutines report facts as typed messages (exited, ready,
 // probeFailed, stopping, frontClosed) and the loop records them (see
 // messages.go). No function is ever sent to the loop. Helpers are named

@@ -31,6 +31,10 @@ const (
 	// EventOOMKilled: the kernel's OOM killer ended an instance (memory_max);
 	// a crash or a failed start follows, handled as usual.
 	EventOOMKilled EventKind = "oom_killed"
+	// EventRolledBack: within the rollback window, new connections went
+	// back to the instance that served before the last reload (the new one
+	// exited, turned unhealthy, or an operator asked); PID is that instance.
+	EventRolledBack EventKind = "rolled_back"
 )
 
 // Event is one state change of an app, as alert hooks receive it.
@@ -44,7 +48,8 @@ type Event struct {
 	// crashed, was started, or took over; 0 when there is none.
 	PID  int `json:"pid,omitempty"`
 	Port int `json:"port,omitempty"`
-	// Error says what went wrong (crash, reload_failed, fatal, unhealthy).
+	// Error says what went wrong (crash, reload_failed, fatal, unhealthy,
+	// rolled_back).
 	Error string `json:"error,omitempty"`
 	// Failures is the count of consecutive failed starts so far (restart, fatal).
 	Failures int `json:"failures,omitempty"`

@@ -63,6 +63,10 @@ type instance struct {
 	// it is ready (nil before): one per instance, even when an address
 	// change makes two fronts use it.
 	backend *l4proxy.Backend
+	// older are backends of the instance retired earlier that may still
+	// count connections: a rollback (rollback.go) routes to it again
+	// through a new backend, since a retired one cannot be reused.
+	older []*l4proxy.Backend
 }
 
 // startInstance acquires a port and starts cfg's command on it. The

@@ -90,4 +90,7 @@ func (a *app) onMemoryHigh(in *instance, used int64) {
 	a.logger.Warn("instance stays above memory_reload; reloading it", "pid", in.pid,
 		"memory_mb", used>>20, "memory_reload_mb", in.cfg.Limits.MemoryReloadMB)
 	a.begin(true, nil)
+	if a.attempt != nil {
+		a.attempt.memory = true // no rollback window: the old instance's memory is what is wrong
+	}
 }

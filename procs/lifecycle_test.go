@@ -126,6 +126,39 @@ func (h *harness) reloadFails(wantErr string) {
 	h.events(EventReloadFailed)
 }
 
+// window sets a rollback window.
+func window(d time.Duration) func(*config.App, *timing) {
+	return func(c *config.App, _ *timing) { c.RollbackWindow = d }
+}
+
+// reloadInWindow reloads once start #(i-1) serves: start #i serves, and
+// #(i-1) stands by (DRAINING, never signalled).
+func (h *harness) reloadInWindow(i int) {
+	h.t.Helper()
+	h.serves(i - 1)
+	if _, err := h.s.Reload(context.Background(), "web"); err != nil {
+		h.t.Fatal(err)
+	}
+	st := status(h.t, h.s, "web")
+	if len(st.Instances) != 2 || st.Instances[0].PID != h.sys.proc(i).id || st.Instances[1].State != InstDraining ||
+		h.sys.proc(i-1).exited() {
+		h.t.Fatalf("after the reload: %+v; want #%d serving, #%d standing by", st, i, i-1)
+	}
+}
+
+// rolledBack checks the status and the routing after a rollback to start
+// #i: its current backend is a new one (not retired) behind the one the
+// reload retired.
+func (h *harness) rolledBack(i int) {
+	h.t.Helper()
+	st := status(h.t, h.s, "web")
+	bs := viewOf(h.t, h.s, "web").backends[0]
+	if st.LastReload != ReloadRolledBack || st.State != AppRunning || st.Instances[0].PID != h.sys.proc(i).id ||
+		len(bs) < 2 || bs[len(bs)-1].Retired() || !bs[0].Retired() {
+		h.t.Errorf("after the rollback: %+v, backends %v; want #%d serving through a fresh backend, rolled_back", st, bs, i)
+	}
+}
+
 // waitForever lets a gated start wait for its gate however slow the machine.
 func waitForever(c *config.App, _ *timing) { c.StartTimeout = 0 }
 
@@ -219,6 +252,72 @@ func TestLifecycle(t *testing.T) {
 			h.reloadFails(errNoSuchFile.Error())
 		}},
 
+		// The rollback window: the instance before a reload stands by.
+		{"rollback window: the new instance exits, traffic goes back", []fakeRun{ok}, window(time.Hour), func(h *harness) {
+			h.reloadInWindow(1)
+			h.sys.proc(1).exit(errors.New("exit status 1"))
+			h.serves(0)
+			h.events(EventReloadOK, EventCrash, EventRolledBack)
+			h.rolledBack(0)
+			if h.sys.proc(0).exited() || h.sys.starts() != 2 {
+				h.t.Errorf("the old instance exited (%v) or a new one started (%d starts)", h.sys.proc(0).exited(), h.sys.starts())
+			}
+		}},
+		{"rollback window: the new instance turns unhealthy, traffic goes back", []fakeRun{ok, {sick: true}}, window(time.Hour), func(h *harness) {
+			h.reloadInWindow(1)
+			h.serves(0) // the unhealthy one was stopped
+			if !h.sys.proc(1).gotSignal(syscall.SIGTERM) {
+				h.t.Error("the unhealthy instance did not get its stop_signal")
+			}
+			h.events(EventReloadOK, EventRolledBack)
+			h.rolledBack(0)
+			if m := metricsOf(h.t, h.s, "web"); m.Unhealthy != 1 || m.RolledBack != 1 {
+				h.t.Errorf("metrics %+v", m)
+			}
+		}},
+		{"rollback window: by hand, once", []fakeRun{ok}, window(time.Hour), func(h *harness) {
+			h.reloadInWindow(1)
+			res, err := h.s.Rollback(context.Background(), "web")
+			if err != nil || res.PID != h.sys.proc(0).id {
+				h.t.Fatalf("rollback = %+v, %v; want pid %d", res, err, h.sys.proc(0).id)
+			}
+			h.serves(0)
+			h.rolledBack(0)
+			if _, err := h.s.Rollback(context.Background(), "web"); !errors.Is(err, ErrNothingToRollBack) {
+				h.t.Errorf("second rollback = %v, want ErrNothingToRollBack", err)
+			}
+		}},
+		{"rollback window: it ends, the old instance stops", []fakeRun{ok}, window(300 * time.Millisecond), func(h *harness) {
+			h.reloadInWindow(1)
+			h.serves(1)
+			if !h.sys.proc(0).gotSignal(syscall.SIGTERM) {
+				h.t.Error("the old instance did not get its stop_signal when the window ended")
+			}
+			if _, err := h.s.Rollback(context.Background(), "web"); !errors.Is(err, ErrNothingToRollBack) {
+				h.t.Errorf("rollback after the window = %v, want ErrNothingToRollBack", err)
+			}
+			if st := status(h.t, h.s, "web"); st.LastReload != ReloadOK {
+				h.t.Errorf("last reload %q, want ok", st.LastReload)
+			}
+		}},
+		{"rollback window: a reload within it stands the last instance by", []fakeRun{ok}, window(time.Hour), func(h *harness) {
+			h.reloadInWindow(1)
+			if _, err := h.s.Reload(context.Background(), "web"); err != nil {
+				h.t.Fatal(err)
+			}
+			h.await("start #0 stopped, #1 standing by, #2 serving", func(st AppStatus) bool {
+				return len(st.Instances) == 2 && st.Instances[0].PID == h.sys.proc(2).id && st.Instances[1].PID == h.sys.proc(1).id
+			})
+			if !h.sys.proc(0).exited() || h.sys.proc(1).exited() {
+				h.t.Errorf("exited: #0 %v (want true), #1 %v (want false)", h.sys.proc(0).exited(), h.sys.proc(1).exited())
+			}
+			if _, err := h.s.Rollback(context.Background(), "web"); err != nil {
+				h.t.Fatal(err)
+			}
+			h.serves(1)
+			h.rolledBack(1)
+		}},
+
 		// Operations while an instance starts.
 		{"stop during start", []fakeRun{ok, {gated: true}}, waitForever, func(h *harness) {
 			started := h.stopAndStartHeld()
@@ -251,6 +350,17 @@ func TestLifecycle(t *testing.T) {
 			if env := h.sys.proc(2).cfg.Environment; !slices.Equal(env, changed.Environment) {
 				h.t.Errorf("the instance after the update runs with %q", env)
 			}
+		}},
+		{"update: a changed app whose reload fails is listed as failed", []fakeRun{ok, crash}, nil, func(h *harness) {
+			h.serves(0)
+			changed := h.cfg
+			changed.Environment = []string{"EXTRA=new"}
+			ch, err := h.s.Update(context.Background(), testConfig(changed))
+			if err != nil || !slices.Equal(ch.Changed, []string{"web"}) || len(ch.Failed) != 1 ||
+				ch.Failed[0].App != "web" || !strings.Contains(ch.Failed[0].Error, "still serves") {
+				h.t.Fatalf("update = %+v, %v; want web changed and failed, the old instance serving", ch, err)
+			}
+			h.serves(0)
 		}},
 		{"status does not wait for a busy loop", []fakeRun{ok}, nil, func(h *harness) {
 			h.serves(0)

@@ -134,7 +134,7 @@ func TestBackendIsTheReachedIP(t *testing.T) {
 	web := testApp(t, "web", modeHTTP)
 	web.InternalHost = "localhost"
 	s := startSupervisor(t, web)
-	addr := viewOf(t, s, "web").backends[0].Addr()
+	addr := viewOf(t, s, "web").backends[0][0].Addr()
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil || ap.Addr() != netip.MustParseAddr("127.0.0.1") || int(ap.Port()) != status(t, s, "web").Instances[0].Port {
 		t.Errorf("backend address %q (%v); want 127.0.0.1 and the instance's port", addr, err)

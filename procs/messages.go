@@ -31,6 +31,9 @@ type (
 	}
 	// terminateReq: stop without draining and end the loop (see doTerminate).
 	terminateReq struct{}
+	// rollbackReq: switch back to the instance before the last reload
+	// while its rollback window is open (see doRollback).
+	rollbackReq struct{ reply chan<- outcome }
 )
 
 // Reports.
@@ -68,6 +71,7 @@ func (reloadReq) isMessage()    {}
 func (updateReq) isMessage()    {}
 func (stopReq) isMessage()      {}
 func (terminateReq) isMessage() {}
+func (rollbackReq) isMessage()  {}
 func (exited) isMessage()       {}
 func (ready) isMessage()        {}
 func (probeFailed) isMessage()  {}
@@ -89,6 +93,8 @@ func (a *app) handle(m message) {
 		a.send(m.ack, outcome{})
 	case terminateReq:
 		a.doTerminate()
+	case rollbackReq:
+		a.doRollback(m.reply)
 	case handoverReq:
 		a.doHandover()
 	case drained:

@@ -35,6 +35,8 @@ type AppMetrics struct {
 	// MemoryReloads counts reloads begun because an instance stayed above
 	// memory_reload.
 	OOMKills, MemoryReloads uint64
+	// RolledBack counts reloads rolled back within rollback_window.
+	RolledBack uint64
 }
 
 // Histogram is a cumulative histogram: Counts[i] observations were at most
@@ -71,6 +73,7 @@ type counters struct {
 	reloadsOK, reloadsFailed     uint64
 	healthFailures               uint64
 	oomKills, memoryReloads      uint64
+	rolledBack                   uint64
 	reloadSeconds                Histogram
 }
 
@@ -121,6 +124,7 @@ func (c *counters) snapshot() AppMetrics {
 		Unhealthy:           c.unhealthy,
 		OOMKills:            c.oomKills,
 		MemoryReloads:       c.memoryReloads,
+		RolledBack:          c.rolledBack,
 	}
 }
 

@@ -82,6 +82,7 @@ func (a *app) doStop(done chan struct{}) {
 	}
 	a.queued = nil
 	a.front.proxy.Refuse()
+	a.endWindow()
 	if m := a.serving; m != nil {
 		a.serving = nil
 		a.retire(m)

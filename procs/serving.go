@@ -28,7 +28,11 @@ func (a *app) adopt(at *attempt) {
 		if time.Since(prev.servingSince) >= a.d.timing.stableAfter {
 			a.failures = 0
 		}
-		a.retire(prev)
+		if a.mayStandBy(at, prev, m) {
+			a.standBy(prev, m.in.cfg.RollbackWindow)
+		} else {
+			a.retire(prev)
+		}
 	}
 	a.serving = m
 	a.adopted++
@@ -86,7 +90,7 @@ func (a *app) retire(m *member) {
 	m.in.state = InstDraining
 	a.retired[m.in] = true
 	a.wg.Add(1)
-	go drainAndStop(a, m.in, m.in.backend, m.in.cfg.StopSignal)
+	go drainAndStop(a, m.in, backends(m.in), m.in.cfg.StopSignal)
 }
 
 // onStopping records that a retired instance is being stopped.
@@ -120,11 +124,19 @@ func (a *app) onExit(in *instance) {
 	case a.retired[in]:
 		delete(a.retired, in)
 		in.state = InstExited
-		in.backend.Gone() // nil for a discarded instance that never had one
+		gone(in)
+		if a.standby != nil && a.standby.in == in { // nothing to roll back to any more
+			a.standby = nil
+			a.window.stop()
+		}
+	case a.serving != nil && a.serving.in == in && a.standby != nil:
+		a.rollBackOnExit(in) // retires its backend first: no new client is sent to it
+		in.state = InstExited
+		gone(in)
 	case a.serving != nil && a.serving.in == in:
 		a.crashed() // retires its backend first: no new client is sent to it
 		in.state = InstExited
-		in.backend.Gone()
+		gone(in)
 	case a.attempt != nil && a.attempt.in == in:
 		// Exited before it was adopted. watchReady reports this too, but its
 		// report may come second, or say "ready" for a probe that passed just
@@ -183,6 +195,11 @@ func (a *app) onUnhealthy(in *instance, err error) {
 		return
 	}
 	a.lastErr = fmt.Sprintf("pid %d: %v", in.pid, err)
+	if a.standby != nil {
+		a.counters.unhealthy++
+		a.retire(a.rollBack(a.lastErr))
+		return
+	}
 	a.logger.Warn("replacing unhealthy instance", "pid", in.pid, "err", err)
 	a.serving.unhealthy = true
 	a.counters.unhealthy++
@@ -198,6 +215,7 @@ func (a *app) onUnhealthy(in *instance, err error) {
 // FATAL, unhealthy).
 func (a *app) countAdoption(at *attempt, prev, m *member, took time.Duration) {
 	if at.reload {
+		a.lastReload = ReloadOK
 		a.counters.reloadsOK++
 		a.counters.reloadSeconds.observe(took.Seconds())
 		if prev == nil || !prev.unhealthy {

@@ -55,6 +55,9 @@ type AppStatus struct {
 	Restarts  int       `json:"restarts"`
 	Since     time.Time `json:"since"`           // when State was entered
 	LastError string    `json:"error,omitempty"` // why the last start/reload failed
+	// LastReload is the outcome of the app's last reload: ok, failed or
+	// rolled_back (see ReloadOutcome); "" before the first one.
+	LastReload ReloadOutcome `json:"last_reload,omitempty"`
 	// Reason says why the last instance that ended on its own ended, when
 	// the kernel ended it: ReasonOOMKilled ("oom-killed"); "" otherwise.
 	Reason string `json:"reason,omitempty"`
@@ -63,6 +66,16 @@ type AppStatus struct {
 	Containment string           `json:"containment"`
 	Instances   []InstanceStatus `json:"instances"`
 }
+
+// ReloadOutcome is how an app's last reload ended.
+type ReloadOutcome string
+
+// Reload outcomes.
+const (
+	ReloadOK         ReloadOutcome = "ok"          // the new instance serves
+	ReloadFailed     ReloadOutcome = "failed"      // it never got ready; the old one serves on
+	ReloadRolledBack ReloadOutcome = "rolled_back" // the old one serves again (rollback window)
+)
 
 // ReloadResult is what a successful reload reports.
 type ReloadResult struct {
@@ -88,9 +101,18 @@ type OpReport struct {
 	Result OpResult `json:"result"`
 }
 
-// Changes is what Update did, by app name, each list sorted.
+// Changes is what Update did, by app name, each list sorted. Failed lists
+// the added and changed apps that did not get ready (see Update); the
+// other changes are done.
 type Changes struct {
-	Added   []string `json:"added"`
-	Removed []string `json:"removed"`
-	Changed []string `json:"changed"`
+	Added   []string     `json:"added"`
+	Removed []string     `json:"removed"`
+	Changed []string     `json:"changed"`
+	Failed  []AppFailure `json:"failed"`
+}
+
+// AppFailure is an app an Update did not get ready, and why.
+type AppFailure struct {
+	App   string `json:"app"`
+	Error string `json:"error"`
 }

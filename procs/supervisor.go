@@ -104,8 +104,31 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	return s.startAll(ctx, apps)
 }
 
-// startAll asks every app to start and waits for each first try.
+// startAll asks every app to start and waits for each first try. A failed
+// app retries in the background; with TakeOver (strict) Start fails.
 func (s *Supervisor) startAll(ctx context.Context, apps []*app) error {
+	errs, err := s.firstTries(ctx, apps)
+	if err != nil {
+		return err
+	}
+	var failed []error
+	for i, a := range apps {
+		switch {
+		case errs[i] != nil && s.strict:
+			failed = append(failed, fmt.Errorf("%s: %w", a.name, errs[i]))
+		case errs[i] != nil:
+			s.logger.Error("first start failed; retrying in the background", "app", a.name, "err", errs[i])
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: %w", errFirstStart, errors.Join(failed...))
+	}
+	return nil
+}
+
+// firstTries asks every app to start and returns each one's first try's
+// error (nil: it serves), or an error when ctx ends first.
+func (s *Supervisor) firstTries(ctx context.Context, apps []*app) ([]error, error) {
 	replies := make([]chan outcome, len(apps))
 	for i, a := range apps {
 		replies[i] = make(chan outcome, 1)
@@ -113,27 +136,19 @@ func (s *Supervisor) startAll(ctx context.Context, apps []*app) error {
 		select {
 		case a.inbox <- startReq{w}:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
-	var failed []error
-	for i, a := range apps {
+	errs := make([]error, len(apps))
+	for i := range apps {
 		select {
 		case o := <-replies[i]:
-			switch {
-			case o.err != nil && s.strict:
-				failed = append(failed, fmt.Errorf("%s: %w", a.name, o.err))
-			case o.err != nil:
-				s.logger.Error("first start failed; retrying in the background", "app", a.name, "err", o.err)
-			}
+			errs[i] = o.err
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%w: %w", errFirstStart, errors.Join(failed...))
-	}
-	return nil
+	return errs, nil
 }
 
 // Shutdown stops accepting on every listener, stops every app gracefully

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/gracevisor/gracevisor/config"
 )
@@ -18,17 +19,23 @@ import (
 // Untouched apps keep their instance. A changed port_range applies to
 // instances started from now on.
 //
-// Update blocks until every change is done. Errors (an added app's address
-// cannot be bound, a reload failed and the old instance still serves) are
-// joined; a changed app whose reload failed keeps the new config as its
-// desired state, so a later Reload retries it.
+// Update blocks until every change is done: every added app serves or its
+// first try failed (bounded by its start_timeout), and every changed app
+// serves its new config or its reload gave up. The apps that did not get
+// ready are listed in Changes.Failed with the reason; everything else the
+// update did stays done. An added app whose address cannot be bound is
+// dropped; an added app whose first try failed stays and retries under
+// max_retries (BACKOFF, then RUNNING or FATAL); a changed app whose reload
+// failed keeps the new config as its desired state (the old instance still
+// serves), so a later Reload retries it. The error is non-nil only when
+// ctx ended before the update was done.
 func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, error) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	s.mu.Lock()
 	started := s.started && !s.shut
 	added, removed, changed := config.Diff(&config.Config{Apps: s.configs}, cfg)
-	ch := Changes{Added: sorted(added), Removed: sorted(removed), Changed: sorted(changed)}
+	ch := Changes{Added: sorted(added), Removed: sorted(removed), Changed: sorted(changed), Failed: []AppFailure{}}
 	s.d.ports.SetRange(cfg.PortRange.From, cfg.PortRange.To)
 	if !started {
 		s.configs = slices.Clone(cfg.Apps)
@@ -46,22 +53,24 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 	// A shutdown that cancels ctx meanwhile must not turn the graceful stop
 	// of removed apps into an immediate SIGKILL.
 	s.terminate(context.WithoutCancel(ctx), gone, terminateReq{})
-	errs := s.reloadChanged(ctx, cfg, ch.Changed)
-	failed, err := s.addApps(ctx, cfg, ch.Added)
-	errs = append(errs, err)
+	reloads, err := s.reloadChanged(ctx, cfg, ch.Changed)
+	unbound, starts, addErr := s.addApps(ctx, cfg, ch.Added)
+	ch.Failed = append(append(ch.Failed, reloads...), starts...)
+	slices.SortFunc(ch.Failed, func(x, y AppFailure) int { return strings.Compare(x.App, y.App) })
 
 	next := slices.DeleteFunc(slices.Clone(cfg.Apps), func(a config.App) bool {
-		return slices.Contains(failed, a.Name)
+		return slices.ContainsFunc(unbound, func(f AppFailure) bool { return f.App == a.Name })
 	})
 	s.mu.Lock()
 	s.configs, s.adds = next, nil
 	s.mu.Unlock()
-	return ch, errors.Join(errs...)
+	return ch, errors.Join(err, addErr)
 }
 
 // reloadChanged sends every changed app its new config in parallel and
-// waits for the reloads.
-func (s *Supervisor) reloadChanged(ctx context.Context, cfg *config.Config, names []string) []error {
+// waits for the reloads; it returns those that failed, and an error if
+// ctx ended first.
+func (s *Supervisor) reloadChanged(ctx context.Context, cfg *config.Config, names []string) ([]AppFailure, error) {
 	replies := make([]<-chan outcome, len(names))
 	for i, name := range names {
 		a, err := s.lookup(name)
@@ -72,32 +81,35 @@ func (s *Supervisor) reloadChanged(ctx context.Context, cfg *config.Config, name
 		replies[i] = r
 		a.post(updateReq{*cfg.App(name), waiter{reply: r}})
 	}
-	var errs []error
+	var failed []AppFailure
 	for i, r := range replies {
 		if r == nil {
 			continue
 		}
 		select {
 		case o := <-r:
-			errs = append(errs, o.err)
+			if o.err != nil {
+				failed = append(failed, AppFailure{App: names[i], Error: o.err.Error()})
+			}
 		case <-ctx.Done():
-			return append(errs, fmt.Errorf("update %s: %w", names[i], ctx.Err()))
+			return failed, fmt.Errorf("update %s: %w", names[i], ctx.Err())
 		}
 	}
-	return errs
+	return failed, nil
 }
 
-// addApps binds and starts the added apps; it returns those it could not bind.
-func (s *Supervisor) addApps(ctx context.Context, cfg *config.Config, names []string) (failed []string, err error) {
-	var errs []error
+// addApps binds and starts the added apps and waits for each one's first
+// try. It returns the apps it could not bind (they are dropped), those
+// whose first try failed (they retry in the background), and an error if
+// ctx ended first.
+func (s *Supervisor) addApps(ctx context.Context, cfg *config.Config, names []string) (unbound, notReady []AppFailure, err error) {
 	var apps []*app
 	for _, name := range names {
 		c := *cfg.App(name)
 		f, err := openFront(&c, s.logger, s.d.listen, false)
 		if err != nil {
 			s.settleAdd(name, nil)
-			errs = append(errs, err)
-			failed = append(failed, name)
+			unbound = append(unbound, AppFailure{App: name, Error: err.Error()})
 			continue
 		}
 		a := newApp(s, c, f)
@@ -105,8 +117,13 @@ func (s *Supervisor) addApps(ctx context.Context, cfg *config.Config, names []st
 		a.run()
 		apps = append(apps, a)
 	}
-	errs = append(errs, s.startAll(ctx, apps))
-	return failed, errors.Join(errs...)
+	errs, err := s.firstTries(ctx, apps)
+	for i, e := range errs {
+		if e != nil {
+			notReady = append(notReady, AppFailure{App: apps[i].name, Error: e.Error()})
+		}
+	}
+	return unbound, append(unbound, notReady...), err
 }
 
 // additions lists the added apps in cfg's order, none of them bound yet.

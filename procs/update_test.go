@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -57,7 +58,15 @@ func TestLimitsOnlyUpdateKeepsOldInstanceServing(t *testing.T) {
 	changed := app
 	changed.ConnectTimeout = 4 * time.Second
 	updated := make(chan error, 1)
-	go func() { _, err := s.Update(context.Background(), testConfig(changed)); updated <- err }()
+	go func() {
+		ch, err := s.Update(context.Background(), testConfig(changed))
+		if err == nil && len(ch.Failed) == 1 && ch.Failed[0].App == "web" {
+			err = errors.New(ch.Failed[0].Error)
+		} else if err == nil {
+			err = fmt.Errorf("changes %+v: want web listed as failed", ch)
+		}
+		updated <- err
+	}()
 	waitState(t, s, "web", AppReloading)
 
 	var wg sync.WaitGroup

@@ -57,33 +57,40 @@ func watchHealth(a *app, ctx context.Context, in *instance, check probe) {
 	}
 }
 
-// drainAndStop waits until b, the retired instance's backend, which counts
-// the links of every front that used it, has no connection left (nil: the
-// instance never served, there is nothing to wait for), or drain_timeout
-// passes (0 = no limit), or the app is terminated; then it stops the
-// instance with sig (stop_signal; SIGKILL for a failed start) and SIGKILL
-// after stop_timeout.
-func drainAndStop(a *app, in *instance, b *l4proxy.Backend, sig syscall.Signal) {
+// drainAndStop waits until bs, the retired instance's backends, which
+// count the links of every front that used them, have no connection left
+// (none: the instance never served, there is nothing to wait for), or
+// drain_timeout passes (0 = no limit), or the app is terminated; then it
+// stops the instance with sig (stop_signal; SIGKILL for a failed start)
+// and SIGKILL after stop_timeout.
+func drainAndStop(a *app, in *instance, bs []*l4proxy.Backend, sig syscall.Signal) {
 	defer a.wg.Done()
-	var drained <-chan struct{} = closedChan
-	if b != nil {
-		drained = b.Drained()
-	}
 	var timeout <-chan time.Time
 	if d := in.cfg.DrainTimeout; d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		timeout = t.C
 	}
-	select {
-	case <-drained:
-	case <-timeout:
-		a.logger.Warn("drain_timeout passed; stopping the old instance with open connections",
-			"pid", in.pid, "connections", b.Conns())
-	case <-in.exited:
-	case <-a.hurry:
-	case <-a.abort.Done():
-	}
+	waitDrained(a, in, bs, timeout)
 	a.post(stopping{in})
 	in.stop(a.abort, sig, in.cfg.StopTimeout)
+}
+
+// waitDrained waits until every one of bs is drained (each gate is
+// one-way, so one after the other), or timeout fires, the instance exits or
+// the app is terminated.
+func waitDrained(a *app, in *instance, bs []*l4proxy.Backend, timeout <-chan time.Time) {
+	for _, b := range bs {
+		select {
+		case <-b.Drained():
+			continue
+		case <-timeout:
+			a.logger.Warn("drain_timeout passed; stopping the old instance with open connections",
+				"pid", in.pid, "connections", conns(bs))
+		case <-in.exited:
+		case <-a.hurry:
+		case <-a.abort.Done():
+		}
+		return
+	}
 }

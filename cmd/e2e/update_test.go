@@ -156,3 +156,52 @@ func underLoad(t *testing.T, addr string, clients int, during func()) int {
 	}
 	return stats.failed
 }
+
+// TestUpdateNamesAppsThatDidNotGetReady: an update that adds an app which
+// never gets ready exits 1 naming it (its reason on stderr), and the other
+// changes (an added app, a changed one) are applied and kept.
+func TestUpdateNamesAppsThatDidNotGetReady(t *testing.T) {
+	e := newEnv(t)
+	a := e.newApp("a", "")
+	e.writeConfig(a)
+	e.start()
+	aPID := e.servingPID("a")
+
+	a.extra = "environment: [CHANGED=1]"
+	b := e.newApp("b", "")
+	never := e.newApp("never", "--start-delay=1h")
+	never.extra = "start_timeout: 1"
+	e.writeConfig(a, b, never)
+	r := e.mustCtl(1, "update")
+	if !strings.Contains(r.stdout, "added:   b, never (not ready)") || !strings.Contains(r.stdout, "changed: a") {
+		t.Errorf("update stdout %q; want the added and changed apps, never marked not ready", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "gracevisorctl: never did not get ready: ") ||
+		!strings.Contains(r.stderr, "not ready within start_timeout") ||
+		!strings.Contains(r.stderr, "1 app(s) did not get ready: never") || strings.Contains(r.stderr, "b did not") {
+		t.Errorf("update stderr %q; want never named with its reason, and only never", r.stderr)
+	}
+	st := e.status()
+	if st["b"].State != procs.AppRunning || pidBehind(t, b.addr) != st["b"].Instances[0].PID {
+		t.Errorf("added app b: %+v", st["b"])
+	}
+	if p := e.servingPID("a"); p == aPID {
+		t.Error("changed app a was not reloaded")
+	}
+	if _, ok := st["never"]; !ok {
+		t.Error("the app that did not get ready was dropped; want it kept (retrying) as configured")
+	}
+
+	// --json: the same answer, with the failures listed.
+	c := e.newApp("c", "--fail-start")
+	e.writeConfig(a, b, never, c)
+	r = e.mustCtl(1, "update", "--json")
+	var ch struct {
+		Added  []string `json:"added"`
+		Failed []struct{ App, Error string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ch); err != nil || !reflect.DeepEqual(ch.Added, []string{"c"}) ||
+		len(ch.Failed) != 1 || ch.Failed[0].App != "c" || !strings.Contains(ch.Failed[0].Error, "exited before it was ready") {
+		t.Fatalf("update --json: %q (%v)", r.stdout, err)
+	}
+}

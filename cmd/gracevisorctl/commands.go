@@ -67,6 +67,22 @@ instance keeps serving.`,
 	return cmd
 }
 
+func (c *cli) rollbackCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rollback APP...",
+		Short: "Switch back to the instance before the last reload, while its rollback_window is open",
+		Long: `While the last reload's rollback window (rollback_window) is open, the
+instance that served before it still runs: switch new connections back to
+it at once, and drain and stop the new one. Exit 1 "nothing to roll back
+to" when no window is open.`,
+		Args:              usageArgs(cobra.MinimumNArgs(1)),
+		ValidArgsFunction: c.completeApps,
+		RunE: op(func(cmd *cobra.Command, args []string) error {
+			return c.Rollback(cmd.Context(), args)
+		}),
+	}
+}
+
 func (c *cli) updateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "update",

@@ -17,6 +17,7 @@ type cli struct {
 	confDir   string
 	rpcAddr   string
 	tokenFile string
+	caFile    string
 }
 
 func (c *cli) rootCmd() *cobra.Command {
@@ -32,7 +33,8 @@ not RUNNING, 4 unknown app, 5 daemon unreachable.`,
 	}
 	pf := c.root.PersistentFlags()
 	pf.StringVar(&c.confDir, "conf", config.DefaultDir, "config directory; the daemon's address is read from its rpc section")
-	pf.StringVar(&c.rpcAddr, "rpc", "", "control API address HOST:PORT or unix:/path/to/socket (overrides --conf)")
+	pf.StringVar(&c.rpcAddr, "rpc", "", "control API address HOST:PORT, https://HOST:PORT or unix:/path/to/socket (overrides --conf)")
+	pf.StringVar(&c.caFile, "ca-file", "", "PEM file of the CA that signed the daemon's TLS certificate (rpc.tls); turns TLS on (default: the system roots, when TLS is on)")
 	pf.StringVar(&c.tokenFile, "token-file", "", "file holding the API token (default: the config's rpc.token_file)")
 	pf.BoolVar(&c.JSON, "json", false, "print replies as JSON")
 	c.root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
@@ -45,6 +47,7 @@ not RUNNING, 4 unknown app, 5 daemon unreachable.`,
 		c.appOpCmd(api.OpStop, "Stop apps gracefully (drain, stop_signal, stop_timeout)", "stopped"),
 		c.appOpCmd(api.OpRestart, "Hard-restart apps: stop, then start", "restarted"),
 		c.reloadCmd(),
+		c.rollbackCmd(),
 		c.updateCmd(),
 		c.logsCmd(),
 		c.fgCmd(),
@@ -84,6 +87,7 @@ func (c *cli) client() (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	ep = ep.WithCA(c.caFile)
 	tok, err := ep.Token(c.tokenFile)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +56,13 @@ func (c *Client) Do(ctx context.Context, op, name string) (OpReport, error) {
 func (c *Client) Reload(ctx context.Context, name string) (ReloadResult, error) {
 	var res ReloadResult
 	return res, c.call(ctx, "POST", AppPath(name, OpReload), nil, &res)
+}
+
+// Rollback is POST /api/v1/apps/{name}/rollback: new connections go back
+// to the instance before the last reload, while its rollback window is open.
+func (c *Client) Rollback(ctx context.Context, name string) (RollbackResult, error) {
+	var res RollbackResult
+	return res, c.call(ctx, "POST", AppPath(name, OpRollback), nil, &res)
 }
 
 // Update is POST /api/v1/update.
@@ -122,6 +131,10 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		req.body = "{}" // state changes take a JSON body; ours has nothing to say
 	}
 	cn, err := c.dial(ctx)
+	var coded *ExitError
+	if errors.As(err, &coded) {
+		return nil, nil, err
+	}
 	if err != nil {
 		return nil, nil, c.transportError(ctx, err)
 	}
@@ -145,13 +158,30 @@ func exchange(cn *conn, req *request) (*response, error) {
 	return readResponse(bufio.NewReader(cn))
 }
 
-// dial connects to the daemon; the connection closes when ctx ends, which
-// ends a blocked request or a followed log.
+// dial connects to the daemon (and, with TLS, verifies it); the connection
+// closes when ctx ends, which ends a blocked request or a followed log.
 func (c *Client) dial(ctx context.Context) (*conn, error) {
+	var cfg *tls.Config
+	if c.ep.TLS {
+		var err error
+		if cfg, err = clientTLS(c.ep); err != nil {
+			return nil, err
+		}
+	}
 	d := net.Dialer{Timeout: dialTimeout}
 	nc, err := d.DialContext(ctx, c.ep.Network, c.ep.Addr)
 	if err != nil {
 		return nil, err
+	}
+	if cfg != nil {
+		tc := tls.Client(nc, cfg)
+		hctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		nc = tc
 	}
 	return &conn{Conn: nc, stop: context.AfterFunc(ctx, func() { nc.Close() })}, nil
 }
@@ -162,13 +192,23 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return WithCode(ExitFailed, ErrInterrupted)
 	}
+	if hint := tlsHint(c.ep, err); hint != "" {
+		return WithCode(ExitUnreachable, fmt.Errorf("daemon at %s not trusted: %w (%s)", c.ep, err, hint))
+	}
 	return WithCode(ExitUnreachable, fmt.Errorf("daemon unreachable at %s: %w", c.ep, err))
 }
 
 // replyError turns an error answer into an error with its exit code.
 func (c *Client) replyError(resp *response, b io.Reader) error {
 	var body ErrorReply
-	err := json.NewDecoder(io.LimitReader(b, maxErrorBody)).Decode(&body)
+	raw, err := io.ReadAll(io.LimitReader(b, maxErrorBody))
+	if err == nil {
+		err = json.Unmarshal(raw, &body)
+	}
+	if resp.status == 400 && bytes.Contains(raw, []byte("HTTP request to an HTTPS server")) {
+		return WithCode(ExitUnreachable, fmt.Errorf("the daemon at %s speaks TLS (rpc.tls): pass --ca-file FILE, "+
+			"or --rpc https://%s to verify it with the system roots", c.ep, c.ep.Addr))
+	}
 	if err != nil || body.Error == "" {
 		return c.notDaemon(resp.statusLine, err)
 	}

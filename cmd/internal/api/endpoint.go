@@ -20,11 +20,18 @@ type Endpoint struct {
 	Network   string // "tcp" or "unix"
 	Addr      string // HOST:PORT, or the socket's path
 	TokenFile string // rpc.token_file from the config; "" = none
+	// TLS: speak TLS on TCP, verifying the daemon's certificate for the
+	// host of Addr against CAFile, or the system roots when CAFile is "".
+	TLS    bool
+	CAFile string
 }
 
 func (e Endpoint) String() string {
-	if e.Network == "unix" {
+	switch {
+	case e.Network == "unix":
 		return "unix:" + e.Addr
+	case e.TLS:
+		return "https://" + e.Addr
 	}
 	return e.Addr
 }
@@ -39,8 +46,9 @@ func (e Endpoint) host() string {
 
 // Resolve finds the daemon's control API:
 //
-//  1. --rpc HOST:PORT or --rpc unix:/path, when given (the token file is
-//     still taken from the config when it loads);
+//  1. --rpc HOST:PORT, https://HOST:PORT or unix:/path, when given (the
+//     token file is still taken from the config when it loads, and TLS when
+//     the config's rpc.tls is set for that same address);
 //  2. else the rpc section of DIR/gracevisor.yaml, loaded with config.Load:
 //     its unix socket when set and we may write to it (or TCP is off),
 //     otherwise rpc.host:rpc.port;
@@ -56,6 +64,9 @@ func Resolve(rpcFlag, confDir string, confExplicit bool) (Endpoint, error) {
 		ep, err := ParseRPCFlag(rpcFlag)
 		if err == nil && cfgErr == nil && sameDaemon(ep, rpc) {
 			ep.TokenFile = rpc.TokenFile
+		}
+		if err == nil && cfgErr == nil && ep.Network == "tcp" && ep.Addr == rpc.Addr() && rpc.TLS.On() {
+			ep.TLS = true
 		}
 		return ep, err
 	}
@@ -78,8 +89,17 @@ func sameDaemon(ep Endpoint, rpc config.RPC) bool {
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
-// ParseRPCFlag parses --rpc: HOST:PORT or unix:/path/to/socket.
+// ParseRPCFlag parses --rpc: HOST:PORT, https://HOST:PORT (TLS) or
+// unix:/path/to/socket.
 func ParseRPCFlag(s string) (Endpoint, error) {
+	if addr, ok := strings.CutPrefix(s, "https://"); ok {
+		ep, err := ParseRPCFlag(strings.TrimSuffix(addr, "/"))
+		if err != nil || ep.Network != "tcp" {
+			return Endpoint{}, WithCode(ExitUsage, fmt.Errorf("--rpc %q: want https://HOST:PORT", s))
+		}
+		ep.TLS = true
+		return ep, nil
+	}
 	if path, ok := strings.CutPrefix(s, "unix:"); ok {
 		if path == "" {
 			return Endpoint{}, WithCode(ExitUsage, fmt.Errorf("--rpc %q: want unix:/path/to/socket", s))
@@ -96,6 +116,15 @@ func ParseRPCFlag(s string) (Endpoint, error) {
 	return Endpoint{Network: "tcp", Addr: s}, nil
 }
 
+// WithCA makes e verify the daemon's certificate against the PEM
+// certificates in file (--ca-file), which turns TLS on for TCP.
+func (e Endpoint) WithCA(file string) Endpoint {
+	if file != "" && e.Network == "tcp" {
+		e.TLS, e.CAFile = true, file
+	}
+	return e
+}
+
 // endpointFor picks the socket when the config has one and we may use it:
 // a user who cannot write to a root-owned 0600 socket goes over TCP (with
 // the token) instead.
@@ -103,7 +132,7 @@ func endpointFor(rpc config.RPC) Endpoint {
 	if rpc.Socket != "" && (!rpc.TCP() || unix.Access(rpc.Socket, unix.W_OK) == nil) {
 		return Endpoint{Network: "unix", Addr: rpc.Socket, TokenFile: rpc.TokenFile}
 	}
-	return Endpoint{Network: "tcp", Addr: rpc.Addr(), TokenFile: rpc.TokenFile}
+	return Endpoint{Network: "tcp", Addr: rpc.Addr(), TokenFile: rpc.TokenFile, TLS: rpc.TLS.On()}
 }
 
 // rpcSettings reads the rpc section of the config (steps 2 to 5 above).

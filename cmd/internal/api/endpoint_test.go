@@ -38,6 +38,13 @@ func TestResolve(t *testing.T) {
 	socketOnly := writeConfig(t, "rpc: {port: 0, socket: "+gone+"}\n"+logs)
 	socketAndTCP := writeConfig(t, "rpc: {host: 127.0.0.1, port: 9125, socket: "+sock+", token_file: "+token+"}\n"+logs)
 	unusableSocket := writeConfig(t, "rpc: {host: 127.0.0.1, port: 9126, socket: "+gone+", token_file: "+token+"}\n"+logs)
+	certDir := t.TempDir()
+	for _, f := range []string{"cert.pem", "key.pem"} {
+		if err := os.WriteFile(filepath.Join(certDir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withTLS := writeConfig(t, "rpc: {host: 127.0.0.1, port: 9127, tls: {cert_file: "+certDir+"/cert.pem, key_file: "+certDir+"/key.pem}}\n"+logs)
 	invalidWithSocket := writeConfig(t, "rpc: {port: 0, socket: "+sock+", token_file: "+token+"}\nbogus_key: 1\n")
 	cases := []struct {
 		name     string
@@ -47,24 +54,29 @@ func TestResolve(t *testing.T) {
 		code     int
 	}{
 		// --rpc wins and is only checked for shape.
-		{"rpc flag", "10.0.0.1:77", missing, true, Endpoint{"tcp", "10.0.0.1:77", ""}, 0},
+		{"rpc flag", "10.0.0.1:77", missing, true, Endpoint{"tcp", "10.0.0.1:77", "", false, ""}, 0},
 		{"rpc flag without port", "localhost", missing, false, Endpoint{}, ExitUsage},
-		{"rpc flag unix", "unix:" + sock, missing, true, Endpoint{"unix", sock, ""}, 0},
+		{"rpc flag unix", "unix:" + sock, missing, true, Endpoint{"unix", sock, "", false, ""}, 0},
 		{"rpc flag unix, empty", "unix:", missing, true, Endpoint{}, ExitUsage},
 		// --rpc still takes the token file from the config.
-		{"rpc flag with config token", "127.0.0.1:1", socketAndTCP, true, Endpoint{"tcp", "127.0.0.1:1", token}, 0},
+		{"rpc flag with config token", "127.0.0.1:1", socketAndTCP, true, Endpoint{"tcp", "127.0.0.1:1", token, false, ""}, 0},
 		// ... but never sends it in clear to another machine.
-		{"rpc flag to another host, no config token", "10.0.0.1:9125", socketAndTCP, true, Endpoint{"tcp", "10.0.0.1:9125", ""}, 0},
+		{"rpc flag to another host, no config token", "10.0.0.1:9125", socketAndTCP, true, Endpoint{"tcp", "10.0.0.1:9125", "", false, ""}, 0},
+		// TLS: from the config's rpc.tls, or https:// in --rpc.
+		{"rpc flag https", "https://10.0.0.1:77", missing, true, Endpoint{"tcp", "10.0.0.1:77", "", true, ""}, 0},
+		{"rpc flag https without port", "https://10.0.0.1", missing, true, Endpoint{}, ExitUsage},
+		{"config with tls", "", withTLS, true, Endpoint{"tcp", "127.0.0.1:9127", "", true, ""}, 0},
+		{"rpc flag to the config's tls address", "127.0.0.1:9127", withTLS, true, Endpoint{"tcp", "127.0.0.1:9127", "", true, ""}, 0},
 		// The config's rpc section.
-		{"valid config", "", valid, true, Endpoint{"tcp", "127.0.0.1:9123", ""}, 0},
-		{"socket we may use", "", socketAndTCP, true, Endpoint{"unix", sock, token}, 0},
-		{"socket we cannot use: TCP", "", unusableSocket, true, Endpoint{"tcp", "127.0.0.1:9126", token}, 0},
-		{"TCP off: the socket", "", socketOnly, true, Endpoint{"unix", gone, ""}, 0},
+		{"valid config", "", valid, true, Endpoint{"tcp", "127.0.0.1:9123", "", false, ""}, 0},
+		{"socket we may use", "", socketAndTCP, true, Endpoint{"unix", sock, token, false, ""}, 0},
+		{"socket we cannot use: TCP", "", unusableSocket, true, Endpoint{"tcp", "127.0.0.1:9126", token, false, ""}, 0},
+		{"TCP off: the socket", "", socketOnly, true, Endpoint{"unix", gone, "", false, ""}, 0},
 		// An invalid config still names the daemon, so update can report.
-		{"invalid config", "", invalid, true, Endpoint{"tcp", "127.0.0.1:9124", ""}, 0},
-		{"invalid config with socket", "", invalidWithSocket, true, Endpoint{"unix", sock, token}, 0},
+		{"invalid config", "", invalid, true, Endpoint{"tcp", "127.0.0.1:9124", "", false, ""}, 0},
+		{"invalid config with socket", "", invalidWithSocket, true, Endpoint{"unix", sock, token, false, ""}, 0},
 		// The default only when the user did not name a config dir.
-		{"default dir missing", "", missing, false, Endpoint{"tcp", "localhost:9001", ""}, 0},
+		{"default dir missing", "", missing, false, Endpoint{"tcp", "localhost:9001", "", false, ""}, 0},
 		{"explicit dir missing", "", missing, true, Endpoint{}, ExitUsage},
 		{"unparsable yaml", "", broken, true, Endpoint{}, ExitUsage},
 	}

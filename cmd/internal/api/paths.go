@@ -21,7 +21,10 @@ const (
 	OpStop    = "stop"    // OpReport
 	OpRestart = "restart" // OpReport
 	OpReload  = "reload"  // ReloadResult
-	OpLogs    = "logs"    // GET: text/plain, see Client.Logs
+	// OpRollback: RollbackResult; 409 "nothing to roll back to" when no
+	// rollback window is open.
+	OpRollback = "rollback"
+	OpLogs     = "logs" // GET: text/plain, see Client.Logs
 )
 
 // AppPath is the path of an app (op "") or of an operation on it; the

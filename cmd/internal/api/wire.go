@@ -46,6 +46,9 @@ type AppStatus struct {
 	Restarts  int       `json:"restarts"`
 	Since     time.Time `json:"since"`           // when State was entered
 	LastError string    `json:"error,omitempty"` // why the last start/reload failed
+	// LastReload is how the app's last reload ended: "ok", "failed" or
+	// "rolled_back" (rollback_window); absent before the first one.
+	LastReload string `json:"last_reload,omitempty"`
 	// Reason is why the last instance that ended on its own ended, when the
 	// kernel ended it: "oom-killed" (memory_max).
 	Reason string `json:"reason,omitempty"`
@@ -60,6 +63,14 @@ type ReloadResult struct {
 	PID        int     `json:"pid"`
 	Port       int     `json:"port"`
 	DurationMS float64 `json:"duration_ms"` // from request to the switch of traffic
+}
+
+// RollbackResult answers a successful POST /api/v1/apps/{name}/rollback:
+// the instance that serves again.
+type RollbackResult struct {
+	App  string `json:"app"`
+	PID  int    `json:"pid"`
+	Port int    `json:"port"`
 }
 
 // OpResult is what one start, stop or restart produced.
@@ -80,11 +91,24 @@ type OpReport struct {
 }
 
 // Changes answers POST /api/v1/update: apps by name, each list sorted and
-// [] rather than null.
+// [] rather than null. The answer is 200 whenever the config was valid and
+// applied; Failed lists the added and changed apps that did not get ready
+// (the rest of the update stays done), and gracevisorctl exits 1 when it
+// is not empty.
 type Changes struct {
-	Added   []string `json:"added"`
-	Removed []string `json:"removed"`
-	Changed []string `json:"changed"`
+	Added   []string     `json:"added"`
+	Removed []string     `json:"removed"`
+	Changed []string     `json:"changed"`
+	Failed  []AppFailure `json:"failed"`
+}
+
+// AppFailure is an app an update did not get ready, and why: an added app
+// whose address could not be bound (dropped) or whose first try failed (it
+// retries: BACKOFF, then RUNNING or FATAL), or a changed app whose reload
+// failed (its old instance still serves).
+type AppFailure struct {
+	App   string `json:"app"`
+	Error string `json:"error"`
 }
 
 // ShutdownReply answers POST /api/v1/shutdown once every app has stopped.

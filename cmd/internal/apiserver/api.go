@@ -92,6 +92,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/apps/{name}/stop", a.mutating(a.handleStop))
 	mux.HandleFunc("POST /api/v1/apps/{name}/restart", a.mutating(a.handleRestart))
 	mux.HandleFunc("POST /api/v1/apps/{name}/reload", a.mutating(a.handleReload))
+	mux.HandleFunc("POST /api/v1/apps/{name}/rollback", a.mutating(a.handleRollback))
 	mux.HandleFunc("GET /api/v1/apps/{name}/logs", a.handleLogs)
 	mux.HandleFunc("POST /api/v1/update", a.mutating(a.handleUpdate))
 	mux.HandleFunc("POST /api/v1/shutdown", a.mutating(a.handleShutdown))

@@ -68,3 +68,21 @@ func (a *API) handleReload(w http.ResponseWriter, r *http.Request) {
 	a.Log.Info("reloaded", "app", res.App, "pid", res.PID, "port", res.Port, "switch_ms", res.DurationMS)
 	reply.JSON(w, http.StatusOK, api.ReloadResult(res))
 }
+
+// handleRollback serves POST /api/v1/apps/{name}/rollback: while the last
+// reload's rollback window is open, new connections go back to the
+// instance before it (200, api.RollbackResult); otherwise 409 "nothing to
+// roll back to".
+func (a *API) handleRollback(w http.ResponseWriter, r *http.Request) {
+	if a.Base.Err() != nil {
+		a.writeOpError(w, r, errShuttingDown)
+		return
+	}
+	res, err := a.Sup.Rollback(a.Base, r.PathValue("name"))
+	if err != nil {
+		a.writeOpError(w, r, err)
+		return
+	}
+	a.Log.Info("rolled back by hand", "app", res.App, "pid", res.PID, "port", res.Port)
+	reply.JSON(w, http.StatusOK, api.RollbackResult{App: res.App, PID: res.PID, Port: res.Port})
+}

@@ -10,8 +10,9 @@ import (
 )
 
 // handleUpdate serves POST /api/v1/update: re-read the config, apply it and
-// answer with procs.Changes. An invalid config changes nothing: 422 with one
-// problem per line.
+// answer with procs.Changes, 200 once a valid config was applied, its
+// failed list naming the added or changed apps that did not get ready. An
+// invalid config changes nothing: 422 with one problem per line.
 func (a *API) handleUpdate(w http.ResponseWriter, r *http.Request) {
 	if a.Base.Err() != nil {
 		a.writeOpError(w, r, errShuttingDown)
@@ -23,6 +24,9 @@ func (a *API) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Log.Info("config updated", "added", changes.Added, "removed", changes.Removed, "changed", changes.Changed)
+	for _, f := range changes.Failed {
+		a.Log.Error("update: app did not get ready", "app", f.App, "err", f.Error)
+	}
 	reply.JSON(w, http.StatusOK, wireChanges(changes))
 }
 

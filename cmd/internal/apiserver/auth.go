@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,8 +23,10 @@ import (
 //     requests need no token;
 //   - on TCP, a configured token (rpc.token_file) is required on every
 //     /api/ request as "Authorization: Bearer TOKEN";
-//   - TCP on a non-loopback address without a token is refused outright:
-//     gracevisord does not start;
+//   - TCP on a non-loopback address without a token, or without TLS
+//     (rpc.tls), is refused outright: gracevisord does not start, rather
+//     than send the token and every reply across the network in plain text;
+//   - with rpc.tls the TCP listener speaks TLS only (tls.go), loopback or not;
 //   - on a loopback TCP bind the Host header must name a loopback host, so a
 //     web page whose DNS name was rebound to 127.0.0.1 cannot talk to us;
 //   - state-changing requests are POST with a JSON body (see mutating), which
@@ -51,10 +54,13 @@ type Security struct {
 	loopbackTCP bool
 	// rpcHost is the configured host name, also accepted in Host headers.
 	rpcHost string
+	// tls serves the TCP listener over TLS (rpc.tls); nil: plain HTTP.
+	tls *tls.Config
 }
 
-// NewSecurity reads the token and decides the policy for rpc. It refuses
-// (ErrExposed) a TCP listener on a non-loopback address without a token.
+// NewSecurity reads the token and the TLS certificate and decides the
+// policy for rpc. It refuses (ErrExposed) a TCP listener on a non-loopback
+// address without a token or without TLS.
 func NewSecurity(ctx context.Context, rpc config.RPC, log *slog.Logger) (*Security, error) {
 	s := &Security{rpcHost: strings.ToLower(strings.Trim(rpc.Host, "[]"))}
 	if rpc.TokenFile != "" {
@@ -67,13 +73,24 @@ func NewSecurity(ctx context.Context, rpc config.RPC, log *slog.Logger) (*Securi
 	if !rpc.TCP() {
 		return s, nil
 	}
+	if rpc.TLS.On() {
+		var err error
+		if s.tls, err = serverTLS(rpc.TLS); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	s.loopbackTCP = isLoopbackHost(ctx, rpc.Host)
-	if !s.loopbackTCP && !s.hasToken {
+	switch {
+	case !s.loopbackTCP && !s.hasToken:
 		return nil, fmt.Errorf("%w: rpc.host %q is not a loopback address and rpc.token_file is not set, "+
 			"so anyone who can reach %s could run, stop and read every app; set rpc.token_file, "+
 			"or bind rpc.host to localhost, or use rpc.socket", ErrExposed, rpc.Host, rpc.Addr())
+	case !s.loopbackTCP && s.tls == nil:
+		return nil, fmt.Errorf("%w: rpc.host %q is not a loopback address and rpc.tls is not set, "+
+			"so the token and every reply would cross the network in plain text; set rpc.tls "+
+			"{cert_file, key_file}, or bind rpc.host to localhost, or use rpc.socket", ErrExposed, rpc.Host)
 	}
 	return s, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gracevisor/gracevisor/cmd/internal/api"
 	"github.com/gracevisor/gracevisor/config"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 )
 
 const testToken = "s3cret-token-0123456789abcdef"
@@ -195,9 +196,19 @@ func TestNewAPISecurity(t *testing.T) {
 	if _, err := NewSecurity(ctx, config.RPC{Host: "", Port: 9001}, quiet); !errors.Is(err, ErrExposed) {
 		t.Errorf("every interface without token: %v", err)
 	}
-	s, err := NewSecurity(ctx, config.RPC{Host: "0.0.0.0", Port: 9001, TokenFile: good}, quiet)
-	if err != nil || !s.hasToken || s.loopbackTCP || !s.tokenOK(testToken) || s.tokenOK(testToken+"x") {
-		t.Errorf("non-loopback with token: %+v, %v", s, err)
+	_, err = NewSecurity(ctx, config.RPC{Host: "0.0.0.0", Port: 9001, TokenFile: good}, quiet)
+	if !errors.Is(err, ErrExposed) || !strings.Contains(err.Error(), "rpc.tls is not set") {
+		t.Errorf("non-loopback with token, without TLS: %v", err)
+	}
+	files := testutil.SelfSignedTLS(t, t.TempDir())
+	withTLS := config.TLS{CertFile: files.Cert, KeyFile: files.Key}
+	s, err := NewSecurity(ctx, config.RPC{Host: "0.0.0.0", Port: 9001, TokenFile: good, TLS: withTLS}, quiet)
+	if err != nil || !s.hasToken || s.loopbackTCP || !s.TLS() || !s.tokenOK(testToken) || s.tokenOK(testToken+"x") {
+		t.Errorf("non-loopback with token and TLS: %+v, %v", s, err)
+	}
+	if _, err := NewSecurity(ctx, config.RPC{Host: "localhost", Port: 9001, TLS: config.TLS{CertFile: files.CA, KeyFile: files.Key}}, quiet); err == nil ||
+		!strings.Contains(err.Error(), "rpc.tls: load") {
+		t.Errorf("a certificate that does not match its key: %v", err)
 	}
 	if s, err := NewSecurity(ctx, config.RPC{Host: "localhost", Port: 9001}, quiet); err != nil || !s.loopbackTCP || s.hasToken {
 		t.Errorf("loopback without token: %+v, %v", s, err)

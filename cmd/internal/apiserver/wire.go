@@ -12,7 +12,7 @@ import (
 func appStatus(s procs.AppStatus) api.AppStatus {
 	out := api.AppStatus{
 		Name: s.Name, State: api.AppState(s.State), External: s.External, Restarts: s.Restarts,
-		Since: s.Since, LastError: s.LastError, Reason: s.Reason, Containment: s.Containment,
+		Since: s.Since, LastError: s.LastError, LastReload: string(s.LastReload), Reason: s.Reason, Containment: s.Containment,
 		Instances: make([]api.InstanceStatus, len(s.Instances)),
 	}
 	for i, in := range s.Instances {
@@ -28,11 +28,14 @@ func opResult(r procs.OpResult) api.OpResult {
 
 // wireChanges makes empty lists encode as [] rather than null.
 func wireChanges(c procs.Changes) api.Changes {
-	out := api.Changes(c)
+	out := api.Changes{Added: c.Added, Removed: c.Removed, Changed: c.Changed, Failed: []api.AppFailure{}}
 	for _, l := range []*[]string{&out.Added, &out.Removed, &out.Changed} {
 		if *l == nil {
 			*l = []string{}
 		}
+	}
+	for _, f := range c.Failed {
+		out.Failed = append(out.Failed, api.AppFailure(f))
 	}
 	return out
 }

@@ -88,3 +88,25 @@ func (s *Session) Reload(ctx context.Context, names []string, all bool) error {
 func millis(ms float64) time.Duration {
 	return time.Duration(ms * float64(time.Millisecond)).Round(time.Millisecond)
 }
+
+// Rollback switches each app back to the instance before its last reload,
+// while the reload's rollback window is open.
+func (s *Session) Rollback(ctx context.Context, names []string) error {
+	cl, err := s.Client()
+	if err != nil {
+		return err
+	}
+	results := []api.RollbackResult{}
+	err = s.eachApp("rollback", names, func(name string) error {
+		res, err := cl.Rollback(ctx, name)
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+		if !s.JSON {
+			fmt.Fprintf(s.Stdout, "%s: rolled back: pid %d on port %d serves again\n", name, res.PID, res.Port)
+		}
+		return nil
+	})
+	return s.finishJSON(results, err)
+}

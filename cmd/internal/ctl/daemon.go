@@ -9,7 +9,10 @@ import (
 	"github.com/gracevisor/gracevisor/cmd/internal/api"
 )
 
-// Update asks the daemon to re-read its config and prints what changed.
+// Update asks the daemon to re-read its config and prints what changed. An
+// app that did not get ready is marked "(not ready)" in those lines, and
+// its reason goes to stderr; the update is then exit 1 (the other changes
+// stay done).
 func (s *Session) Update(ctx context.Context) error {
 	cl, err := s.Client()
 	if err != nil {
@@ -20,10 +23,20 @@ func (s *Session) Update(ctx context.Context) error {
 		return err
 	}
 	if s.JSON {
-		return s.printJSON(ch)
+		err = s.printJSON(ch)
+	} else {
+		printChanges(s.Stdout, ch)
 	}
-	printChanges(s.Stdout, ch)
-	return nil
+	if err != nil || len(ch.Failed) == 0 {
+		return err
+	}
+	names := make([]string, len(ch.Failed))
+	for i, f := range ch.Failed {
+		names[i] = f.App
+		fmt.Fprintf(s.Stderr, "gracevisorctl: %s did not get ready: %s\n", f.App, f.Error)
+	}
+	return api.WithCode(api.ExitFailed, fmt.Errorf("update applied, but %d app(s) did not get ready: %s",
+		len(names), strings.Join(names, ", ")))
 }
 
 func printChanges(w io.Writer, ch api.Changes) {
@@ -36,9 +49,23 @@ func printChanges(w io.Writer, ch api.Changes) {
 		names []string
 	}{{"added:  ", ch.Added}, {"removed:", ch.Removed}, {"changed:", ch.Changed}} {
 		if len(l.names) > 0 {
-			fmt.Fprintf(w, "%s %s\n", l.label, strings.Join(l.names, ", "))
+			fmt.Fprintf(w, "%s %s\n", l.label, strings.Join(marked(l.names, ch.Failed), ", "))
 		}
 	}
+}
+
+// marked is names with " (not ready)" after each one that failed.
+func marked(names []string, failed []api.AppFailure) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		for _, f := range failed {
+			if f.App == n {
+				out[i] += " (not ready)"
+			}
+		}
+	}
+	return out
 }
 
 // Shutdown stops every app and the daemon; it returns once the apps stopped.

@@ -12,7 +12,8 @@ import (
 
 // writeStatusTable prints one row per app (its first instance, the serving
 // one when there is one) and one extra row per further instance (starting or
-// draining), then the last error of every app that is not RUNNING.
+// draining), then the last error of every app that is not RUNNING, and of
+// every app whose last reload was rolled back.
 func writeStatusTable(w io.Writer, apps []api.AppStatus, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tPORT\tEXTERNAL\tCONNS\tUPTIME\tRESTARTS")
@@ -31,8 +32,11 @@ func writeStatusTable(w io.Writer, apps []api.AppStatus, now time.Time) error {
 		return err
 	}
 	for _, a := range apps {
-		if a.State != api.AppRunning && a.LastError != "" {
+		switch {
+		case a.State != api.AppRunning && a.LastError != "":
 			fmt.Fprintf(w, "%s: %s\n", a.Name, a.LastError)
+		case a.LastReload == "rolled_back":
+			fmt.Fprintf(w, "%s: last reload rolled back: %s\n", a.Name, a.LastError)
 		}
 	}
 	return nil

@@ -112,7 +112,7 @@ func Run(o Options) error {
 	}
 	raw := lns // handed over as they are; served through the cap
 	maxConns := apiserver.ConnCap(cfg.RPC.MaxConnections, nofile)
-	lns = apiserver.LimitListeners(lns, maxConns)
+	lns = r.sec.WrapTLS(apiserver.LimitListeners(lns, maxConns))
 	r.refusals = apiserver.NewRefusalLog(log)
 	defer r.refusals.Close() // after the API stopped: the last counts are logged
 
@@ -144,7 +144,7 @@ func Run(o Options) error {
 	if cfg.RPC.Socket != "" { // the listener's own address is the private name it was bound at
 		apiAddrs[len(apiAddrs)-1] = "unix:" + cfg.RPC.Socket
 	}
-	log.Info("gracevisord started", "version", o.Version, "conf", cfg.File, "api", apiAddrs,
+	log.Info("gracevisord started", "version", o.Version, "conf", cfg.File, "api", apiAddrs, "api_tls", r.sec.TLS(),
 		"api_max_connections", maxConns, "apps", len(cfg.Apps), "upgraded_from_a_running_daemon", r.up != nil && r.up.HasParent())
 	r.ready()
 
@@ -383,6 +383,9 @@ func (r *runner) updateOnSignal(ctx context.Context) {
 		return
 	}
 	r.log.Info("config updated (SIGHUP)", "added", changes.Added, "removed", changes.Removed, "changed", changes.Changed)
+	for _, f := range changes.Failed {
+		r.log.Error("SIGHUP update: app did not get ready", "app", f.App, "err", f.Error)
+	}
 }
 
 // stopApps stops every app gracefully. A second SIGTERM/SIGINT cancels the

@@ -67,6 +67,8 @@ var figures = []figure{
 		counter: func(m *procs.AppMetrics) uint64 { return m.OOMKills }},
 	{name: "memory_reloads_total", help: "Reloads begun because an instance stayed above memory_reload.", statsd: "memory_reloads",
 		counter: func(m *procs.AppMetrics) uint64 { return m.MemoryReloads }},
+	{name: "rollbacks_total", help: "Reloads rolled back within rollback_window (the new instance exited or turned unhealthy, or by hand).", statsd: "rollbacks",
+		counter: func(m *procs.AppMetrics) uint64 { return m.RolledBack }},
 	{name: "instances_adopted_total", help: "Instances that took over serving after the first one (status's restarts).",
 		counter: func(m *procs.AppMetrics) uint64 { return uint64(m.Status.Restarts) }},
 }
