@@ -117,6 +117,11 @@ type App struct {
 	// taking no new connections, to be switched back to if the new one
 	// exits or turns unhealthy (or by hand). Default 0 = off.
 	RollbackWindow time.Duration
+	// EarlyStopSignal sends an old instance its stop_signal right after new
+	// connections went elsewhere, instead of after it drained: an app with
+	// a graceful stop then closes its idle keep-alive connections at once.
+	// Default false.
+	EarlyStopSignal bool
 
 	// Limits are applied to every instance (cgroup, rlimit).
 	Limits Limits

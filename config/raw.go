@@ -146,6 +146,7 @@ type rawApp struct {
 	CPUMax              val[float64]
 	Nofile              val[int]
 	RollbackWindow      val[time.Duration]
+	EarlyStopSignal     val[bool]
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts

@@ -109,6 +109,7 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		ClientWriteTimeout:  a.ClientWriteTimeout.or(defaultClientWriteTimeout),
 		MaxConnections:      a.MaxConnections.or(defaultMaxConnections),
 		RollbackWindow:      a.RollbackWindow.or(defaultRollbackWindow),
+		EarlyStopSignal:     a.EarlyStopSignal.V,
 		User:                a.User.Username.or(g.user),
 		Alerts:              resolveAlerts(&a.Alerts, g.alerts),
 		Templates:           resolveTemplates(abs, a.Templates),

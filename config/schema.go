@@ -132,6 +132,7 @@ func (d *decoder) app(n *yaml.Node, at pos) rawApp {
 		"cpu_max":              d.float(&a.CPUMax),
 		"nofile":               d.int(&a.Nofile),
 		"rollback_window":      d.timeout(&a.RollbackWindow),
+		"early_stop_signal":    d.bool(&a.EarlyStopSignal),
 		"user":                 d.user(&a.User),
 		"logger":               d.logger(&a.Logger, true),
 		"alerts":               d.alerts(&a.Alerts),

@@ -41,9 +41,18 @@ type Backend struct {
 	state    atomic.Int64 // retiredBit | open connections
 	drained  chan struct{}
 
-	mu    sync.Mutex // guards links and gone
-	links *link      // open links, a list through link.prev and link.next
-	gone  bool       // Gone was called
+	mu     sync.Mutex // guards links, gone and served
+	links  *link      // open links, a list through link.prev and link.next
+	gone   bool       // Gone was called
+	served int64      // links ever attached
+}
+
+// Served returns how many connections b has carried (dialed and proxied),
+// open ones included.
+func (b *Backend) Served() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.served
 }
 
 // NewBackend returns a Backend for addr ("host:port"); a host name is
@@ -135,6 +144,7 @@ func (b *Backend) attach(l *link) {
 	if b.gone {
 		l.backendGone(GoneGrace)
 	}
+	b.served++
 	l.next = b.links
 	if b.links != nil {
 		b.links.prev = l

@@ -558,8 +558,8 @@ func TestBackendSharedByTwoProxies(t *testing.T) {
 	addr1, addr2 := startProxy(t, p1), startProxy(t, p2)
 	greeting(t, addr1)
 	greeting(t, addr2)
-	if n := b.Conns(); n != 2 {
-		t.Fatalf("shared backend counts %d, want 2", n)
+	if n, served := b.Conns(), b.Served(); n != 2 || served != 2 {
+		t.Fatalf("shared backend counts %d open, %d served; want 2, 2", n, served)
 	}
 	p1.Switch(NewBackend(next.addr()))
 	if !b.Retired() {

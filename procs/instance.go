@@ -126,7 +126,9 @@ func (in *instance) kill() {
 // stop sends the stop signal to the group and waits for the exit; after
 // timeout (0 = no limit) or when ctx ends, it SIGKILLs the group.
 func (in *instance) stop(ctx context.Context, sig syscall.Signal, timeout time.Duration) {
-	in.proc.signal(sig)
+	if sig != 0 { // 0: the signal was sent already (early_stop_signal)
+		in.proc.signal(sig)
+	}
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)

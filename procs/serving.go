@@ -120,6 +120,8 @@ func (a *app) discard(in *instance, graceful bool) {
 // open to it are wound down (l4proxy.Backend.Gone): nothing can answer them
 // now, and a client that reads nothing must not keep their slots.
 func (a *app) onExit(in *instance) {
+	a.logger.Info("instance exited", "pid", in.pid, "status", in.exitError().Error(),
+		"after", time.Since(in.startedAt).Round(time.Millisecond))
 	switch {
 	case a.retired[in]:
 		delete(a.retired, in)

@@ -63,6 +63,14 @@ func watchHealth(a *app, ctx context.Context, in *instance, check probe) {
 // drain_timeout passes (0 = no limit), or the app is terminated; then it
 // stops the instance with sig (stop_signal; SIGKILL for a failed start)
 // and SIGKILL after stop_timeout.
+//
+// With early_stop_signal a retired instance gets stop_signal first, before
+// the drain: an app with a graceful stop finishes what is in flight and
+// closes its idle keep-alive connections itself, so its clients move to the
+// new instance at a request boundary within milliseconds. (A dial that was
+// already on its way and meets the closed listener is retried on the new
+// instance by the proxy.) After the drain it then gets no second signal,
+// only SIGKILL once stop_timeout has passed.
 func drainAndStop(a *app, in *instance, bs []*l4proxy.Backend, sig syscall.Signal) {
 	defer a.wg.Done()
 	var timeout <-chan time.Time
@@ -71,14 +79,22 @@ func drainAndStop(a *app, in *instance, bs []*l4proxy.Backend, sig syscall.Signa
 		defer t.Stop()
 		timeout = t.C
 	}
+	early := in.cfg.EarlyStopSignal && sig == in.cfg.StopSignal
+	if early {
+		in.proc.signal(sig)
+	}
 	waitDrained(a, in, bs, timeout)
 	a.post(stopping{in})
+	if early {
+		sig = 0 // sent already: some servers take a second one as "now"
+	}
 	in.stop(a.abort, sig, in.cfg.StopTimeout)
 }
 
 // waitDrained waits until every one of bs is drained (each gate is
 // one-way, so one after the other), or timeout fires, the instance exits or
-// the app is terminated.
+// the app is terminated. A complete drain is logged with the connections
+// the instance served; a drain_timeout with the connections it cuts.
 func waitDrained(a *app, in *instance, bs []*l4proxy.Backend, timeout <-chan time.Time) {
 	for _, b := range bs {
 		select {
@@ -93,4 +109,14 @@ func waitDrained(a *app, in *instance, bs []*l4proxy.Backend, timeout <-chan tim
 		}
 		return
 	}
+	a.logger.Info("drain complete", "pid", in.pid, "connections_served", served(bs))
+}
+
+// served is the number of connections bs carried in all.
+func served(bs []*l4proxy.Backend) int64 {
+	var n int64
+	for _, b := range bs {
+		n += b.Served()
+	}
+	return n
 }
