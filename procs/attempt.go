@@ -57,7 +57,7 @@ func (a *app) onReady(in *instance, reached string, err error) {
 		return // dismissed, or its exit was handled first; it is being stopped
 	}
 	if err == nil && in.hasExited() { // exited after its probe passed: never adopt a dead instance
-		err = fmt.Errorf("%w (%v)", errExitedEarly, in.exitError())
+		err = fmt.Errorf("%w (%s)", errExitedEarly, in.exitCause())
 	}
 	at.cancel()
 	if err != nil {

@@ -161,3 +161,13 @@ func (in *instance) exitError() error {
 	}
 	return in.exitErr
 }
+
+// exitCause describes how the instance ended, with the last line it wrote
+// to stderr (often the reason it gives); call only after exited closed.
+func (in *instance) exitCause() string {
+	cause := in.exitError().Error()
+	if in.stderr != nil && in.stderr.lastLine != "" {
+		cause += fmt.Sprintf("; last stderr line: %q", in.stderr.lastLine)
+	}
+	return cause
+}

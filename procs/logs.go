@@ -71,6 +71,10 @@ type lineWriter struct {
 	file *logFile
 	buf  []byte
 	last uint64 // sequence number of the last write queued
+	// lastLine is the last whole line written (clipped): the likeliest
+	// reason an app that exits early gives. Read it only once the process
+	// has been reaped (the writes happen before cmd.Wait returns).
+	lastLine string
 }
 
 // Write never fails, so the child is never broken by its log, and it waits
@@ -103,8 +107,21 @@ func (w *lineWriter) emit(partial []byte) {
 }
 
 func (w *lineWriter) queue(lines []byte) {
+	w.remember(lines)
 	if seq := w.file.write(lines); seq != 0 {
 		w.last = seq
+	}
+}
+
+// maxRememberedLine bounds lastLine.
+const maxRememberedLine = 200
+
+// remember keeps the last non-empty line of lines (which ends with '\n').
+func (w *lineWriter) remember(lines []byte) {
+	for _, l := range bytes.Split(bytes.TrimRight(lines, "\n"), []byte{'\n'}) {
+		if l = bytes.TrimSpace(l); len(l) > 0 {
+			w.lastLine = string(l[:min(len(l), maxRememberedLine)])
+		}
 	}
 }
 

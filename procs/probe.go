@@ -130,10 +130,14 @@ func waitReady(ctx context.Context, check probe, exited <-chan struct{}, startTi
 	}
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
+	var telling error // the most telling failure so far (see moreTelling)
 	for {
-		reached, last := check(ctx)
-		if last == nil {
+		reached, err := check(ctx)
+		if err == nil {
 			return reached, nil
+		}
+		if telling == nil || moreTelling(err, telling) {
+			telling = err
 		}
 		select {
 		case <-tick.C:
@@ -143,7 +147,22 @@ func waitReady(ctx context.Context, check probe, exited <-chan struct{}, startTi
 			if err := parent.Err(); err != nil {
 				return "", err
 			}
-			return "", fmt.Errorf("%w (%s; last probe: %v)", errStartTimeout, startTimeout, last)
+			return "", fmt.Errorf("%w (%s; probe: %v)", errStartTimeout, startTimeout, telling)
 		}
 	}
+}
+
+// moreTelling reports whether err says more about a start that never gets
+// ready than was: a refusal, or an HTTP status, says what the app does; a
+// timeout (a DNS lookup or a dial cut short by the probe's deadline) says
+// only that the probe ran out of time. The newest of equally telling ones
+// wins.
+func moreTelling(err, was error) bool {
+	return !isTimeout(err) || isTimeout(was)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }

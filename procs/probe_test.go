@@ -3,9 +3,13 @@ package procs
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +88,44 @@ func TestProbeProxyHeader(t *testing.T) {
 		case tc.want != 0 && (h == nil || h.Version != tc.want || h.DestinationAddr.String() != "127.0.0.1:"+strconv.Itoa(tport)):
 			t.Errorf("%+v: TCP probe header %+v", tc, h)
 		}
+	}
+}
+
+// TestStartTimeoutNamesTheTellingFailure: a start that never gets ready
+// reports the failure that says what the app does (connection refused),
+// not the timeout the last probe ran into when start_timeout cut it short.
+func TestStartTimeoutNamesTheTellingFailure(t *testing.T) {
+	refused := errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	var calls int
+	check := func(ctx context.Context) (string, error) {
+		calls++
+		if calls == 1 {
+			return "", refused
+		}
+		<-ctx.Done() // a lookup that runs into the deadline
+		return "", fmt.Errorf("dial tcp: lookup localhost: %w", ctx.Err())
+	}
+	_, err := waitReady(context.Background(), check, make(chan struct{}), 50*time.Millisecond, time.Millisecond)
+	if !errors.Is(err, errStartTimeout) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("waitReady = %v; want the start timeout naming the refusal", err)
+	}
+}
+
+// TestLastStderrLine: the last whole line an app wrote to stderr is kept,
+// clipped, for the error of an instance that exits early.
+func TestLastStderrLine(t *testing.T) {
+	logs := newLogFiles(testLogger(t))
+	w := &lineWriter{file: logs.open(config.LogFile{Path: t.TempDir() + "/err"})}
+	defer func() { // before TempDir's cleanup: the file is written asynchronously
+		w.waitWritten(time.Now().Add(5 * time.Second))
+		logs.release(w.file)
+	}()
+	io.WriteString(w, "starting\nError: listen tcp :80: bind: permission denied\n  \n")
+	if w.lastLine != "Error: listen tcp :80: bind: permission denied" {
+		t.Fatalf("lastLine = %q", w.lastLine)
+	}
+	io.WriteString(w, strings.Repeat("x", 1000)+"\n")
+	if len(w.lastLine) != maxRememberedLine {
+		t.Fatalf("lastLine is %d bytes, want %d", len(w.lastLine), maxRememberedLine)
 	}
 }

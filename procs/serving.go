@@ -144,7 +144,7 @@ func (a *app) onExit(in *instance) {
 		// report may come second, or say "ready" for a probe that passed just
 		// before the exit: the exit decides.
 		a.attempt.cancel()
-		a.tryFailed(in, fmt.Errorf("pid %d on port %d: %w (%v)", in.pid, in.port, errExitedEarly, in.exitError()))
+		a.tryFailed(in, fmt.Errorf("pid %d on port %d: %w (%s)", in.pid, in.port, errExitedEarly, in.exitCause()))
 	}
 }
 

@@ -26,7 +26,7 @@ func watchReady(a *app, ctx context.Context, in *instance, check probe) {
 	defer a.wg.Done()
 	reached, err := waitReady(ctx, check, in.exited, in.cfg.StartTimeout, a.d.timing.readyPoll)
 	if errors.Is(err, errExitedEarly) {
-		err = fmt.Errorf("%w (%v)", err, in.exitError()) // exited is closed: exitErr is set
+		err = fmt.Errorf("%w (%s)", err, in.exitCause()) // exited is closed: exitErr is set
 	}
 	a.post(ready{in, reached, err})
 }
