@@ -76,6 +76,40 @@ templates:
 	e.oneInstanceLeft(a.name)
 }
 
+// TestRecipeNginxEarlyStop: with early_stop_signal and the default
+// drain_timeout (30 s), nginx gets QUIT at each flip: wrk's keep-alive
+// connections move to the new instance at a request boundary, no request
+// fails across 15 reloads, and no old instance lingers.
+func TestRecipeNginxEarlyStop(t *testing.T) {
+	bins := need(t, "nginx", "wrk")
+	nginx, wrk := bins[0], bins[1]
+	e := newEnv(t)
+	if err := os.MkdirAll(filepath.Join(e.dir, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.writeFile("nginx.conf.in", strings.ReplaceAll(nginxTemplate, "DIR", e.dir))
+	a := e.recipeApp("web", strings.ReplaceAll(`command: NGINX -e stderr -p DIR/run/ -c DIR/run/nginx-{port}.conf
+healthcheck: /health
+stop_signal: QUIT
+early_stop_signal: true
+drain_timeout: 30
+templates:
+  - src: DIR/nginx.conf.in
+    dst: DIR/run/nginx-{port}.conf`, "DIR", e.dir))
+	a.extra = strings.ReplaceAll(a.extra, "NGINX", nginx)
+	e.startRecipe(a)
+
+	const reloads = 15
+	keep := wrkDuringReloads(e, wrk, a, reloads, 0, false)
+	t.Logf("nginx, early_stop_signal, wrk keep-alive (8 connections), %d reloads: %v", reloads, keep)
+	if keep.requests == 0 || keep.errors() != 0 {
+		t.Errorf("keep-alive under reloads with early_stop_signal: %v", keep)
+	}
+	if !waitForInstances(e, a.name, 1, 2*time.Second) { // drain_timeout is 30 s: early QUIT did this
+		t.Errorf("old instances still running 2 s after the load: %+v", e.status()[a.name].Instances)
+	}
+}
+
 // oneInstanceLeft fails unless every old instance of app has exited.
 func (e *env) oneInstanceLeft(name string) {
 	e.t.Helper()

@@ -52,6 +52,13 @@ func measureReload(ctx context.Context, st *stack, o options, res *results) erro
 		for _, d := range durs {
 			maxMS = max(maxMS, d)
 		}
+		if op == "upgrade" { // the proxy's CPU and memory are the new daemon's from now on
+			pid, err := st.daemonPID(ctx)
+			if err != nil {
+				return err
+			}
+			gv.pid = pid
+		}
 		res.Reload = append(res.Reload, reloadRow{Operation: op, Count: count, OpFailures: failedOps,
 			RPS: r.w.rps, Requests: r.w.requests, FailedRequests: r.w.failedRequests,
 			FailedConns: r.w.failedConns, MedianMS: median(durs), MaxMS: maxMS})

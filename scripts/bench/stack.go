@@ -23,6 +23,7 @@ type target struct {
 	echo string // line-echo backend (demoapp --echo), for idle connections
 	bulk string // iperf3 server
 	cmd  *exec.Cmd
+	pid  int // the proxy's pid when it is not cmd's: gracevisord after an upgrade
 }
 
 // pids lists the processes whose CPU and memory count as the proxy's: the proxy
@@ -32,6 +33,9 @@ func (t *target) pids() []int {
 		return nil
 	}
 	pid := t.cmd.Process.Pid
+	if t.pid != 0 {
+		pid = t.pid
+	}
 	if t.name == "nginx" {
 		return append([]int{pid}, childrenOf(pid)...)
 	}
@@ -315,4 +319,22 @@ func waitDial(ctx context.Context, addr string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// daemonPID asks the running gracevisord for its pid: after an upgrade it
+// is no longer the process the stack started.
+func (s *stack) daemonPID(ctx context.Context) (int, error) {
+	out, err := s.ctl(ctx, "version", "--json")
+	if err != nil {
+		return 0, fmt.Errorf("gracevisorctl version: %w: %s", err, out)
+	}
+	var v struct {
+		Daemon struct {
+			PID int `json:"pid"`
+		} `json:"daemon"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil || v.Daemon.PID == 0 {
+		return 0, fmt.Errorf("gracevisorctl version --json: %q: %v", out, err)
+	}
+	return v.Daemon.PID, nil
 }
