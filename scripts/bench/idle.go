@@ -76,7 +76,7 @@ func openIdle(ctx context.Context, addr string, n int) ([]net.Conn, int) {
 			}
 		}()
 	}
-	for i := 0; i < n && ctx.Err() == nil; i++ {
+	for i := 0; i < n && ctx.Err() == nil && !hopeless(&mu, &failed, &conns); i++ {
 		next <- struct{}{}
 	}
 	close(next)
@@ -125,4 +125,13 @@ func waitSockets(pids []int, base int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// hopeless reports whether the first hundred connections all failed: the
+// target is not answering (e.g. the machine ran out of ports for a moment),
+// and trying the rest, 10 s each, would stall the run for an hour.
+func hopeless(mu *sync.Mutex, failed *int, conns *[]net.Conn) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return *failed >= 100 && len(*conns) == 0
 }
