@@ -11,9 +11,10 @@ import (
 	"time"
 )
 
-// fdsPerIdleConn is the most descriptors a proxy here holds per connection:
-// gracevisord's two sockets and two splice pipes (Go keeps a direction's pipe
-// for as long as its copy runs).
+// fdsPerIdleConn is the most descriptors a proxy here holds per connection
+// while the test opens them: two sockets, and for a moment two splice pipes
+// (two descriptors each) while the first line is echoed. Idle, gracevisord
+// holds two.
 const fdsPerIdleConn = 6
 
 // measureIdle opens o.idleConns connections through each proxy to the echo
@@ -24,7 +25,7 @@ func measureIdle(ctx context.Context, st *stack, o options, res *results) error 
 	n := min(o.idleConns, (st.fdLimit-300)/fdsPerIdleConn)
 	if n < o.idleConns {
 		res.Notes = append(res.Notes, fmt.Sprintf("idle: %d connections instead of %d: RLIMIT_NOFILE is %d "+
-			"here and cannot be raised; gracevisord needs %d descriptors per connection",
+			"here and cannot be raised; a proxy may hold %d descriptors per connection while it is opened",
 			n, o.idleConns, st.fdLimit, fdsPerIdleConn))
 	}
 	for _, t := range st.targets {
