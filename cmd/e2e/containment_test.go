@@ -59,7 +59,7 @@ func (e *env) startContained(mode string, env []string) *daemon {
 func grandchildOf(t *testing.T, addr string) int {
 	t.Helper()
 	var pid int
-	testutil.Eventually(t, 10*time.Second, "the grandchild holding "+addr, func() bool {
+	testutil.Eventually(t, 30*time.Second, "the grandchild holding "+addr, func() bool {
 		pids := pidsWhere(func(cmdline string) bool {
 			return strings.Contains(cmdline, "__demoapp_grandchild__\x00"+addr)
 		})
