@@ -147,7 +147,7 @@ func (u *Upgrader) Upgrade(onStep func(Step)) error {
 	defer r.Close()
 	steps := make(chan error, 1)
 	go relaySteps(r, onStep, steps)
-	err = u.tf.Upgrade()
+	err = u.tfUpgrade()
 	// Every step is in the pipe by now: the successor writes its last one
 	// (ready or failed) before it tells tableflip, or it is gone. A
 	// deadline ends the reading if it died without a last step.
@@ -225,3 +225,20 @@ func (u *Upgrader) statusPipe() (*os.File, error) {
 	}
 	return r, nil
 }
+
+// tfUpgrade is tableflip's Upgrade. Right after Ready, tableflip's loop may
+// take the upgrade request before it has noticed the readiness (it selects
+// among both at random) and refuse with "not ready yet": once this daemon
+// has called Ready that refusal is stale, so the request is made again —
+// each retry halves the odds, and the loop notices within a few.
+func (u *Upgrader) tfUpgrade() error {
+	err := u.tf.Upgrade()
+	for i := 0; i < staleRefusalRetries && err != nil && u.ready.Load() && errors.Is(tableflipError(err, 0), ErrNotServing); i++ {
+		err = u.tf.Upgrade()
+	}
+	return err
+}
+
+// staleRefusalRetries bounds tfUpgrade's retries (2^-20 odds of a stale
+// refusal surviving them).
+const staleRefusalRetries = 20
