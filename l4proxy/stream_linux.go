@@ -23,12 +23,21 @@ import (
 type stream struct {
 	src, dst syscall.RawConn
 	guard    *writeGuard // progress timeout on writes to dst; nil: none
+
+	// The chunk on its way and the last system call's result, which the
+	// poller callbacks below fill in. The callbacks are bound once per
+	// stream, so that moving a chunk allocates nothing.
+	c                      carrier
+	n                      int
+	err                    error
+	onReadable, onWritable func(fd uintptr) bool
 }
 
 // newStream returns the stream from src to dst, or false when either is not
 // a socket with a file descriptor (the caller falls back to io.Copy).
 func newStream(dst, src net.Conn, guard *writeGuard) (*stream, bool) {
 	s := &stream{guard: guard}
+	s.onReadable, s.onWritable = s.readChunk, s.writeChunk
 	var err error
 	if s.src, err = rawConn(src); err != nil {
 		return nil, false
@@ -69,66 +78,76 @@ func (s *stream) run() (int64, error) {
 // fill waits until src has bytes and moves a chunk of them into a carrier.
 // It returns nil, nil at src's EOF.
 func (s *stream) fill() (carrier, error) {
-	var c carrier
-	var n int
-	var err error
-	rerr := s.src.Read(func(fd uintptr) bool {
-		if c == nil {
-			c = newCarrier()
-		}
-		n, err = c.in(int(fd))
-		if err == unix.EAGAIN {
-			c.release() // hold nothing while src is idle
-			c = nil
-			return false
-		}
-		return true
-	})
+	s.c, s.n, s.err = nil, 0, nil
+	rerr := s.src.Read(s.onReadable)
+	c := s.c
+	s.c = nil
 	switch {
-	case rerr != nil: // closed, or a deadline passed; c was released
+	case rerr != nil: // closed, or a deadline passed; the carrier was released
 		return nil, rerr
-	case err != nil:
+	case s.err != nil:
 		c.release()
-		return nil, os.NewSyscallError("read", err)
-	case n == 0:
+		return nil, os.NewSyscallError("read", s.err)
+	case s.n == 0:
 		c.release()
 		return nil, nil
 	}
 	return c, nil
 }
 
+// readChunk is fill's poller callback: it moves what src has into a
+// carrier taken now, and gives the carrier back if there was nothing.
+func (s *stream) readChunk(fd uintptr) bool {
+	if s.c == nil {
+		s.c = newCarrier()
+	}
+	s.n, s.err = s.c.in(int(fd))
+	if s.err == unix.EAGAIN {
+		s.c.release() // hold nothing while src is idle
+		s.c = nil
+		return false
+	}
+	return true
+}
+
 // drain writes the carrier's bytes to dst. While dst cannot take more, the
 // write guard's deadline runs.
 func (s *stream) drain(c carrier) error {
 	defer s.guard.idle()
+	s.c = c
+	defer func() { s.c = nil }()
 	for {
-		var err error
-		werr := s.dst.Write(func(fd uintptr) bool {
-			for c.pending() > 0 {
-				var n int
-				if n, err = c.out(int(fd)); n > 0 {
-					s.guard.progressed()
-				}
-				if err == unix.EAGAIN {
-					s.guard.blocked()
-					return false
-				}
-				if err != nil {
-					return true
-				}
-			}
-			return true
-		})
+		s.err = nil
+		werr := s.dst.Write(s.onWritable)
 		switch {
 		case errors.Is(werr, os.ErrDeadlineExceeded) && s.guard.extend():
 			continue // the peer is reading, only slowly
 		case werr != nil:
 			return werr
-		case err != nil:
-			return os.NewSyscallError("write", err)
+		case s.err != nil:
+			return os.NewSyscallError("write", s.err)
 		}
 		return nil
 	}
+}
+
+// writeChunk is drain's poller callback: it writes the carrier out until
+// it is empty, dst would block (the guard's clock starts), or an error.
+func (s *stream) writeChunk(fd uintptr) bool {
+	for s.c.pending() > 0 {
+		var n int
+		if n, s.err = s.c.out(int(fd)); n > 0 {
+			s.guard.progressed()
+		}
+		if s.err == unix.EAGAIN {
+			s.guard.blocked()
+			return false
+		}
+		if s.err != nil {
+			return true
+		}
+	}
+	return true
 }
 
 // A carrier holds one chunk on its way from one socket to another.
