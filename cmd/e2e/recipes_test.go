@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"github.com/gracevisor/gracevisor/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,22 +47,7 @@ http {
 // QUIT stops it gracefully (keep-alive connections are closed between
 // requests), so wrk sees no error, with keep-alive or without.
 func TestRecipeNginx(t *testing.T) {
-	bins := need(t, "nginx", "wrk")
-	nginx, wrk := bins[0], bins[1]
-	e := newEnv(t)
-	if err := os.MkdirAll(filepath.Join(e.dir, "run"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e.writeFile("nginx.conf.in", strings.ReplaceAll(nginxTemplate, "DIR", e.dir))
-	a := e.recipeApp("web", strings.ReplaceAll(`command: NGINX -e stderr -p DIR/run/ -c DIR/run/nginx-{port}.conf
-healthcheck: /health
-stop_signal: QUIT
-drain_timeout: 2
-templates:
-  - src: DIR/nginx.conf.in
-    dst: DIR/run/nginx-{port}.conf`, "DIR", e.dir))
-	a.extra = strings.ReplaceAll(a.extra, "NGINX", nginx)
-	e.startRecipe(a)
+	e, a, wrk := startNginxRecipe(t, "drain_timeout: 2")
 
 	keep := wrkDuringReloads(e, wrk, a, recipeReloads, recipeDrain, false)
 	t.Logf("nginx, wrk keep-alive (8 connections), %d reloads: %v", recipeReloads, keep)
@@ -83,23 +69,7 @@ templates:
 // libraries retry an idempotent one), so it may count one error per
 // connection per reload; never more.
 func TestRecipeNginxEarlyStop(t *testing.T) {
-	bins := need(t, "nginx", "wrk")
-	nginx, wrk := bins[0], bins[1]
-	e := newEnv(t)
-	if err := os.MkdirAll(filepath.Join(e.dir, "run"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e.writeFile("nginx.conf.in", strings.ReplaceAll(nginxTemplate, "DIR", e.dir))
-	a := e.recipeApp("web", strings.ReplaceAll(`command: NGINX -e stderr -p DIR/run/ -c DIR/run/nginx-{port}.conf
-healthcheck: /health
-stop_signal: QUIT
-early_stop_signal: true
-drain_timeout: 30
-templates:
-  - src: DIR/nginx.conf.in
-    dst: DIR/run/nginx-{port}.conf`, "DIR", e.dir))
-	a.extra = strings.ReplaceAll(a.extra, "NGINX", nginx)
-	e.startRecipe(a)
+	e, a, wrk := startNginxRecipe(t, "early_stop_signal: true\ndrain_timeout: 30")
 
 	const reloads = 15
 	keep := wrkDuringReloads(e, wrk, a, reloads, 0, false)
@@ -112,6 +82,30 @@ templates:
 	}
 }
 
+// startNginxRecipe runs the nginx recipe (its port from a template, QUIT
+// as its graceful stop) with extra app keys, and returns the env, the app
+// and wrk's path.
+func startNginxRecipe(t *testing.T, extra string) (*env, app, string) {
+	t.Helper()
+	bins := need(t, "nginx", "wrk")
+	nginx, wrk := bins[0], bins[1]
+	e := newEnv(t)
+	if err := os.MkdirAll(filepath.Join(e.dir, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.writeFile("nginx.conf.in", strings.ReplaceAll(nginxTemplate, "DIR", e.dir))
+	a := e.recipeApp("web", strings.ReplaceAll(`command: NGINX -e stderr -p DIR/run/ -c DIR/run/nginx-{port}.conf
+healthcheck: /health
+stop_signal: QUIT
+`+extra+`
+templates:
+  - src: DIR/nginx.conf.in
+    dst: DIR/run/nginx-{port}.conf`, "DIR", e.dir))
+	a.extra = strings.ReplaceAll(a.extra, "NGINX", nginx)
+	e.startRecipe(a)
+	return e, a, wrk
+}
+
 // oneInstanceLeft fails unless every old instance of app has exited.
 func (e *env) oneInstanceLeft(name string) {
 	e.t.Helper()
@@ -121,14 +115,7 @@ func (e *env) oneInstanceLeft(name string) {
 }
 
 func waitForInstances(e *env, name string, n int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for len(e.status()[name].Instances) != n {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
+	return testutil.WaitFor(d, func() bool { return len(e.status()[name].Instances) == n })
 }
 
 // TestRecipeRedis: redis-server takes its port on the command line; a
