@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -34,6 +35,7 @@ type options struct {
 	reloads   int
 	upgrades  int
 	out       string
+	only      string
 }
 
 func main() {
@@ -46,6 +48,7 @@ func main() {
 	flag.IntVar(&o.reloads, "reloads", 50, "reloads (and restarts) under load")
 	flag.IntVar(&o.upgrades, "upgrades", 10, "daemon upgrades (gracevisorctl upgrade) under load")
 	flag.StringVar(&o.out, "out", "scripts/bench/results", "folder for the JSON result")
+	flag.StringVar(&o.only, "only", "", "run only the steps whose name contains this (e.g. redis); nothing is saved")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,11 +87,15 @@ func run(ctx context.Context, o options) error {
 		{"short connections", func() error { return measureShort(ctx, st, o, res) }},
 		{"keep-alive latency", func() error { return measureKeepAlive(ctx, st, o, res) }},
 		{"keep-alive throughput", func() error { return measureKeepAliveRPS(ctx, st, o, res) }},
+		{"redis keep-alive throughput", func() error { return measureRedis(ctx, st, o, res) }},
 		{"reload, daemon upgrade and restart under load", func() error { return measureReload(ctx, st, o, res) }},
 		// Last: 10k connections leave many sockets in TIME_WAIT behind them.
 		{"idle connections", func() error { return measureIdle(ctx, st, o, res) }},
 	}
 	for _, s := range steps {
+		if !strings.Contains(s.name, o.only) {
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "== %s\n", s.name)
 		t0 := time.Now()
 		if err := s.fn(); err != nil {
@@ -100,6 +107,9 @@ func run(ctx context.Context, o options) error {
 	res.evaluate()
 	res.print(os.Stdout)
 	fmt.Printf("\n%s", res.markdown())
+	if o.only != "" {
+		return nil // a partial run is not a result
+	}
 	return save(res, o.out)
 }
 
