@@ -20,7 +20,7 @@ func TestBuildCommandRendersTemplates(t *testing.T) {
 	app := &config.App{Name: "web", Command: "true {port}",
 		Templates: []config.Template{{Src: src, Dst: filepath.Join(dir, "{app}-{port}.conf")}}}
 	for _, port := range []int{10001, 10002} {
-		if _, err := buildCommand(app, port); err != nil {
+		if _, err := buildCommand(app, port, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -56,7 +56,7 @@ func TestBuildCommandTemplateErrors(t *testing.T) {
 		"src is unknown": {Src: "", Dst: filepath.Join(dir, "x-{port}")},
 	} {
 		app := &config.App{Name: "web", Command: "true {port}", Templates: []config.Template{tmpl}}
-		cmd, err := buildCommand(app, 10001)
+		cmd, err := buildCommand(app, 10001, 0)
 		if err == nil || cmd != nil || !strings.HasPrefix(err.Error(), "template "+tmpl.Src+": ") {
 			t.Errorf("%s: got %v, %v; want no command and an error naming the template", name, cmd, err)
 		}

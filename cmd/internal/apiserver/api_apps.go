@@ -66,7 +66,7 @@ func (a *API) handleReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Log.Info("reloaded", "app", res.App, "pid", res.PID, "port", res.Port, "switch_ms", res.DurationMS)
-	reply.JSON(w, http.StatusOK, api.ReloadResult(res))
+	reply.JSON(w, http.StatusOK, reloadResult(res))
 }
 
 // handleRollback serves POST /api/v1/apps/{name}/rollback: while the last
