@@ -124,3 +124,62 @@ func TestInstancesLifecycle(t *testing.T) {
 		})
 	}
 }
+
+func TestScaleLifecycle(t *testing.T) {
+	ok := fakeRun{}
+	t.Run("up, then down: the highest slots drain and stop", func(t *testing.T) {
+		h := startFake(t, newFakeSystem(ok), nil)
+		h.set(0)
+		res, err := h.s.Scale(context.Background(), "web", 3)
+		if err != nil || res.Instances != 3 || len(res.Serving) != 3 {
+			t.Fatalf("scale up = %+v, %v", res, err)
+		}
+		h.set(0, 1, 2)
+		if _, err := h.s.Scale(context.Background(), "web", 1); err != nil {
+			t.Fatal(err)
+		}
+		h.set(0)
+		if !h.sys.proc(1).gotSignal(syscall.SIGTERM) || !h.sys.proc(2).gotSignal(syscall.SIGTERM) {
+			t.Error("the scaled-down instances got no stop_signal")
+		}
+		if n := h.sys.starts(); n != 3 {
+			t.Errorf("%d starts; want 3 (no reload)", n)
+		}
+	})
+	t.Run("out of range, or while reloading: refused", func(t *testing.T) {
+		h := startFake(t, newFakeSystem(ok, fakeRun{gated: true}), waitForever)
+		h.set(0)
+		if _, err := h.s.Scale(context.Background(), "web", 0); !errors.Is(err, ErrBadCount) {
+			t.Errorf("scale to 0: %v", err)
+		}
+		done := make(chan error, 1)
+		go func() { _, err := h.s.Reload(context.Background(), "web"); done <- err }()
+		h.state(AppReloading)
+		if _, err := h.s.Scale(context.Background(), "web", 2); !errors.Is(err, ErrBusy) {
+			t.Errorf("scale while reloading: %v", err)
+		}
+		h.sys.proc(1).open.Store(true)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("an update of the count alone scales; the next update restores a scaled count", func(t *testing.T) {
+		h := startFake(t, newFakeSystem(ok), nil)
+		h.set(0)
+		two := h.cfg
+		two.Instances = 2
+		if ch, err := h.s.Update(context.Background(), testConfig(two)); err != nil || len(ch.Failed) != 0 {
+			t.Fatalf("update = %+v, %v", ch, err)
+		}
+		h.set(0, 1) // start #0 serves on: no reload
+		if _, err := h.s.Scale(context.Background(), "web", 3); err != nil {
+			t.Fatal(err)
+		}
+		h.set(0, 1, 2)
+		ch, err := h.s.Update(context.Background(), testConfig(two))
+		if err != nil || len(ch.Changed) != 1 {
+			t.Fatalf("update = %+v, %v; want web changed back", ch, err)
+		}
+		h.set(0, 1)
+	})
+}

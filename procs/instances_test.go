@@ -300,3 +300,31 @@ func TestRollingReloadFailingMidwayGoesBack(t *testing.T) {
 		t.Errorf("status %+v; want the last reload failed", st)
 	}
 }
+
+// TestScaleUnderLoad: scaling one instance up to three and back down to
+// one fails no request; the instances scaled down drain and stop.
+func TestScaleUnderLoad(t *testing.T) {
+	app := threeApp(t, config.ReloadAllAtOnce)
+	app.Instances = 1
+	s := startSupervisor(t, app)
+	first := servingSet(t, s, 1)
+	l := startLoad(t, "http://"+status(t, s, "web").External+"/", 32)
+	res, err := s.Scale(context.Background(), "web", 3)
+	if err != nil || len(res.Serving) != 3 {
+		t.Fatalf("scale up = %+v, %v", res, err)
+	}
+	three := servingSet(t, s, 3)
+	if three[0] != first[0] {
+		t.Errorf("slot 0 went from pid %d to %d; scaling must not touch it", first[0], three[0])
+	}
+	if _, err := s.Scale(context.Background(), "web", 1); err != nil {
+		t.Fatal(err)
+	}
+	l.check(t)
+	if one := servingSet(t, s, 1); one[0] != first[0] {
+		t.Errorf("slot 0 runs pid %d, want %d", one[0], first[0])
+	}
+	for _, pid := range three[1:] {
+		testutil.Eventually(t, 10*time.Second, "a scaled-down instance to stop", func() bool { return !testutil.Alive(pid) })
+	}
+}

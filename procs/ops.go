@@ -55,14 +55,19 @@ func (a *app) doReload(w waiter) {
 }
 
 // doUpdate takes a changed config. A stopped app keeps it for its next
-// start; a running one reloads with it; a FATAL one starts with it.
+// start; a running one reloads with it, or scales when only the instance
+// count changed and no attempt is in flight; a FATAL one starts with it.
 func (a *app) doUpdate(cfg config.App, w waiter) {
+	scale := config.SameButInstances(a.cfg, cfg) && len(a.serving) > 0 && a.attempt == nil
 	a.cfg = cfg
-	if !a.want || a.terminating() {
+	switch {
+	case !a.want || a.terminating():
 		a.send(w.reply, outcome{})
-		return
+	case scale:
+		a.doScale(cfg.Instances, w)
+	default:
+		a.doReload(w)
 	}
-	a.doReload(w)
 }
 
 // doStop stops the app: the listener refuses new clients at once, a
