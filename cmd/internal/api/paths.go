@@ -24,6 +24,9 @@ const (
 	// OpRollback: RollbackResult; 409 "nothing to roll back to" when no
 	// rollback window is open.
 	OpRollback = "rollback"
+	// OpScale: ScaleRequest in, ScaleResult out; 400 for a count out of
+	// range, 409 while the app starts or reloads.
+	OpScale = "scale"
 	OpLogs     = "logs" // GET: text/plain, see Client.Logs
 )
 

@@ -79,6 +79,21 @@ type InstanceRef struct {
 	Port int `json:"port"`
 }
 
+// ScaleRequest is the body of POST /api/v1/apps/{name}/scale.
+type ScaleRequest struct {
+	Instances int `json:"instances"`
+}
+
+// ScaleResult answers a successful POST /api/v1/apps/{name}/scale: the
+// count asked for and the instances serving afterwards (scaled-down ones
+// drain on and are not listed). It lasts until the next update or upgrade.
+type ScaleResult struct {
+	App        string        `json:"app"`
+	Instances  int           `json:"instances"`
+	Serving    []InstanceRef `json:"serving"`
+	DurationMS float64       `json:"duration_ms"`
+}
+
 // RollbackResult answers a successful POST /api/v1/apps/{name}/rollback:
 // the instance that serves again.
 type RollbackResult struct {
