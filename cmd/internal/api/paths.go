@@ -27,7 +27,7 @@ const (
 	// OpScale: ScaleRequest in, ScaleResult out; 400 for a count out of
 	// range, 409 while the app starts or reloads.
 	OpScale = "scale"
-	OpLogs     = "logs" // GET: text/plain, see Client.Logs
+	OpLogs  = "logs" // GET: text/plain, see Client.Logs
 )
 
 // AppPath is the path of an app (op "") or of an operation on it; the
