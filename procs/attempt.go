@@ -136,7 +136,7 @@ func (a *app) startSlot(at *attempt, slot int) bool {
 		a.tryFailed(nil, err)
 		return false
 	}
-	a.logger.Info("instance started", "slot", slot, "pid", in.pid, "port", in.port)
+	a.logger.Info("instance started", "pid", in.pid, "port", in.port, "slot", slot)
 	if !at.reload && a.troubled {
 		a.counters.restarts++
 		a.emit(Event{Kind: EventRestart, PID: in.pid, Port: in.port, Failures: a.failures})

@@ -21,10 +21,13 @@ func (a *app) crashed(m *member) {
 	up := time.Since(m.servingSince)
 	err := fmt.Errorf("pid %d exited after serving %s: %v", m.in.pid, up.Round(time.Millisecond), m.in.exitError())
 	a.lastErr = err.Error()
-	a.logger.Warn("instance crashed", "slot", slot, "err", err)
+	a.logger.Warn("instance crashed", "err", err, "slot", slot)
 	a.counters.crashes++
 	a.troubled = true
 	a.emit(Event{Kind: EventCrash, PID: m.in.pid, Port: m.in.port, Error: err.Error(), DurationMS: ms(up)})
+	if slot >= a.instances() { // a reload to fewer instances was about to shed it
+		return
+	}
 	if at := a.attempt; at != nil { // an attempt is under way: it fills the slot too
 		if len(a.serving) == 0 { // its instances now restore service
 			at.reload = false
@@ -69,7 +72,7 @@ func (a *app) onUnhealthy(in *instance, err error) {
 		a.retire(a.rollBack(a.lastErr))
 		return
 	}
-	a.logger.Warn("replacing unhealthy instance", "slot", in.slot, "pid", in.pid, "err", err)
+	a.logger.Warn("replacing unhealthy instance", "pid", in.pid, "err", err, "slot", in.slot)
 	m.unhealthy = true
 	a.counters.unhealthy++
 	a.troubled = true

@@ -54,7 +54,7 @@ func (a *app) giveUp(err error) {
 			return
 		}
 	case len(a.serving) > 0:
-		err = fmt.Errorf("restart %s in slots %v: %w; the other instances serve on", a.name, at.slots, err)
+		err = fmt.Errorf("start %s in slots %v: %w; the other instances serve on", a.name, at.slots, err)
 		a.logger.Error("giving up on an instance; the app serves with fewer until reloaded or scaled", "err", err)
 	default:
 		err = fmt.Errorf("start %s: %w; app is FATAL", a.name, err)

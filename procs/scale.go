@@ -87,7 +87,7 @@ func (a *app) doScale(n int, w waiter) {
 	if gone := a.shed(n); len(gone) > 0 {
 		a.route()
 		for _, m := range gone {
-			a.logger.Info("scaled down; instance drains", "slot", m.in.slot, "pid", m.in.pid)
+			a.logger.Info("scaled down; instance drains", "pid", m.in.pid, "slot", m.in.slot)
 			a.retire(m)
 		}
 	}

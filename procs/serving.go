@@ -47,7 +47,7 @@ func (a *app) adopt(at *attempt, slots []int) {
 		a.filled = max(a.filled, m.in.slot+1)
 		a.watchHealth(m)
 		a.startMemoryWatch(m)
-		a.logger.Info("instance serves", "slot", m.in.slot, "pid", m.in.pid, "port", m.in.port, "took", time.Since(at.begun))
+		a.logger.Info("instance serves", "pid", m.in.pid, "port", m.in.port, "took", time.Since(at.begun), "slot", m.in.slot)
 	}
 }
 
@@ -158,8 +158,8 @@ func (a *app) discard(in *instance, graceful bool) {
 // open to it are wound down (l4proxy.Backend.Gone): nothing can answer them
 // now, and a client that reads nothing must not keep their slots.
 func (a *app) onExit(in *instance) {
-	a.logger.Info("instance exited", "slot", in.slot, "pid", in.pid, "status", in.exitError().Error(),
-		"after", time.Since(in.startedAt).Round(time.Millisecond))
+	a.logger.Info("instance exited", "pid", in.pid, "status", in.exitError().Error(),
+		"after", time.Since(in.startedAt).Round(time.Millisecond), "slot", in.slot)
 	m := a.memberOf(in)
 	switch {
 	case a.retired[in]:
