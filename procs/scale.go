@@ -16,9 +16,10 @@ import (
 // next Update (which applies the file's value) or upgrade. Every app
 // method runs on appLoop, except Supervisor.Scale.
 
-// ErrBusy is wrapped by Scale when the app is starting or reloading: the
-// set is changing already; retry once that is done.
-var ErrBusy = errors.New("a start or reload is in flight")
+// ErrBusy is wrapped by Scale when the app is starting, reloading or
+// restarting an instance: the set is changing already; retry once that is
+// done.
+var ErrBusy = errors.New("a start, reload or restart of instances is in flight")
 
 // ErrBadCount is wrapped by Scale when the count is out of range.
 var ErrBadCount = fmt.Errorf("instances must be from 1 to %d", config.MaxInstances)

@@ -92,8 +92,8 @@ func (c *cli) scaleCmd() *cobra.Command {
 Scaling up starts the new slots and blocks until each serves; scaling down
 stops sending new connections to the highest slots, which drain and stop.
 The count lasts until the next update or upgrade, which applies the
-config file's instances again. Exit 1 while the app starts or reloads
-(retry then), 2 for a count out of range.`,
+config file's instances again. Exit 1 while the app starts, reloads or
+restarts an instance (retry then), 2 for a count out of range.`,
 		Example: `  gracevisorctl scale web 4`,
 		Args: usageArgs(func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {

@@ -25,7 +25,7 @@ const (
 	// rollback window is open.
 	OpRollback = "rollback"
 	// OpScale: ScaleRequest in, ScaleResult out; 400 for a count out of
-	// range, 409 while the app starts or reloads.
+	// range, 409 while the app starts, reloads or restarts an instance.
 	OpScale = "scale"
 	OpLogs  = "logs" // GET: text/plain, see Client.Logs
 )

@@ -90,7 +90,8 @@ func (a *API) handleRollback(w http.ResponseWriter, r *http.Request) {
 
 // handleScale serves POST /api/v1/apps/{name}/scale with {"instances": N}:
 // it blocks until the added instances serve (200, api.ScaleResult); a
-// count out of range is 400, an app starting or reloading 409.
+// count out of range is 400, an app starting, reloading or restarting an
+// instance 409.
 func (a *API) handleScale(w http.ResponseWriter, r *http.Request) {
 	if a.Base.Err() != nil {
 		a.writeOpError(w, r, errShuttingDown)
