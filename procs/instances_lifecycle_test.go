@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gracevisor/gracevisor/config"
 )
@@ -117,6 +118,49 @@ func TestInstancesLifecycle(t *testing.T) {
 				}
 				h.events(EventReloadFailed)
 			}},
+		{"all-at-once reload: an old instance that crashes meanwhile is replaced by the flip",
+			[]fakeRun{ok, ok, ok, {gated: true}}, instances(3, config.ReloadAllAtOnce), func(h *harness) {
+				h.set(0, 1, 2)
+				done := make(chan error, 1)
+				go func() { _, err := h.s.Reload(context.Background(), "web"); done <- err }()
+				h.await("the reload's three instances", func(AppStatus) bool { return h.sys.starts() == 6 })
+				h.sys.proc(1).exit(errors.New("exit status 1")) // slot 1 of the old set
+				h.await("slot 1 empty, the others serving", func(st AppStatus) bool {
+					return st.State == AppReloading && st.Instances[1].Slot == 2
+				})
+				for _, i := range []int{3, 4, 5} {
+					h.sys.proc(i).open.Store(true)
+				}
+				if err := <-done; err != nil {
+					h.t.Fatal(err)
+				}
+				h.set(3, 4, 5)
+				if n := h.sys.starts(); n != 6 {
+					h.t.Errorf("%d starts; the reload alone should fill slot 1", n)
+				}
+			}},
+		{"a failed all-at-once reload fills a slot that crashed meanwhile",
+			[]fakeRun{ok, ok, ok, {gated: true}, {gated: true}, {gated: true}, ok}, oneTry(3, config.ReloadAllAtOnce), func(h *harness) {
+				h.set(0, 1, 2)
+				done := make(chan error, 1)
+				go func() { _, err := h.s.Reload(context.Background(), "web"); done <- err }()
+				h.await("the reload's three instances", func(AppStatus) bool { return h.sys.starts() == 6 })
+				h.sys.proc(1).exit(errors.New("exit status 1")) // slot 1 of the old set
+				h.await("the crash", func(st AppStatus) bool { return st.Instances[1].Slot == 2 })
+				h.sys.proc(4).exit(errors.New("exit status 3")) // the reload fails
+				if err := <-done; err == nil {
+					h.t.Fatal("the reload succeeded")
+				}
+				h.set(0, 6, 2)
+			}},
+		{"memory_reload replaces that instance alone", []fakeRun{ok}, func(c *config.App, tm *timing) {
+			instances(3, config.ReloadAllAtOnce)(c, tm)
+			c.Limits.MemoryReloadMB, c.StartTimeout = 1, time.Hour
+		}, func(h *harness) {
+			h.set(0, 1, 2)
+			h.sys.proc(2).setMemory(2 << 20)
+			h.set(0, 1, 3)
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
