@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -87,4 +90,54 @@ func (e *env) servingSet(name string, n int) []int {
 		return true
 	})
 	return pids
+}
+
+// TestRollingReloadFailsMidway: a rolling update whose second new instance
+// never gets ready exits 1 and leaves the old config serving in every
+// slot (the slot it had replaced runs the old config again), with no
+// failed request; a reload into that config fails the same way.
+func TestRollingReloadFailsMidway(t *testing.T) {
+	e := newEnv(t)
+	web := e.newApp("web", "")
+	web.extra = "instances: 3\nreload_strategy: rolling\nmax_retries: 0\nstart_timeout: 2\ndrain_timeout: 2"
+	e.writeConfig(web)
+	e.start()
+	before := e.servingSet("web", 3)
+
+	load := &timedLoad{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go load.client(ctx, &wg, web.addr)
+	}
+	defer func() { cancel(); wg.Wait() }()
+	testutil.Eventually(t, 10*time.Second, "load to flow", func() bool { return load.oks() >= 8 })
+
+	sick := filepath.Join(e.dir, "sick")
+	e.writeFile("sick1", "") // slot 1 of the new config never gets healthy
+	next := web
+	next.args = "--health-file=" + sick + "{instance}"
+	e.writeConfig(next)
+	if r := e.mustCtl(1, "update"); !strings.Contains(r.stderr, "going back to the old config") {
+		t.Errorf("update: %v", r)
+	}
+	e.mustCtl(1, "reload", "web")
+	after := e.servingSet("web", 3)
+	if after[0] == before[0] || after[1] != before[1] || after[2] != before[2] {
+		t.Errorf("pids %v, before %v; want slot 0 started again, slots 1 and 2 untouched", after, before)
+	}
+	for _, pid := range after {
+		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || strings.Contains(string(cmd), "health-file") {
+			t.Errorf("pid %d runs %q (%v); want the old config", pid, cmd, err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	if all, _ := load.failuresAfter(time.Time{}, time.Time{}); all != 0 {
+		t.Errorf("%d of %d requests failed: %v", all, all+load.oks(), load.errs)
+	}
+	if st := e.status()["web"]; st.LastReload != procs.ReloadFailed {
+		t.Errorf("last reload %q, want failed", st.LastReload)
+	}
 }
