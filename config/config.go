@@ -122,6 +122,11 @@ type App struct {
 	// a graceful stop then closes its idle keep-alive connections at once.
 	// Default false.
 	EarlyStopSignal bool
+	// Instances is how many instances serve at once, each on its own
+	// internal port, new connections going to the least loaded. Default 1.
+	Instances int
+	// ReloadStrategy is ReloadAllAtOnce (the default) or ReloadRolling.
+	ReloadStrategy string
 
 	// Limits are applied to every instance (cgroup, rlimit).
 	Limits Limits

@@ -50,3 +50,11 @@ func sameApp(a, b App) bool {
 	}
 	return reflect.DeepEqual(a, b)
 }
+
+// SameButInstances reports whether a and b differ at most in their
+// instance count (and in what sameApp ignores): such a change is applied
+// by scaling, without a reload.
+func SameButInstances(a, b App) bool {
+	a.Instances = b.Instances
+	return sameApp(a, b)
+}

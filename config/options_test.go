@@ -30,6 +30,7 @@ func TestDefaults(t *testing.T) {
 			StartTimeout: 60 * time.Second, StopTimeout: 10 * time.Second,
 			HealthcheckInterval: 5 * time.Second, HealthcheckTimeout: 2 * time.Second, HealthcheckFailures: 3,
 			DrainTimeout: 30 * time.Second, ConnectTimeout: 10 * time.Second, ClientWriteTimeout: 60 * time.Second,
+			Instances: 1, ReloadStrategy: "all-at-once",
 			Stdout: LogFile{Path: logDir + "/app_demo.out", Rotation: rot},
 			Stderr: LogFile{Path: logDir + "/app_demo.err", Rotation: rot},
 			Source: c.File + ":2",

@@ -147,6 +147,8 @@ type rawApp struct {
 	Nofile              val[int]
 	RollbackWindow      val[time.Duration]
 	EarlyStopSignal     val[bool]
+	Instances           val[int]
+	ReloadStrategy      val[string]
 	User                rawUser
 	Logger              rawLogger
 	Alerts              rawAlerts

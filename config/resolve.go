@@ -110,6 +110,8 @@ func resolveApp(abs func(string) string, a *rawApp, g inherited) App {
 		MaxConnections:      a.MaxConnections.or(defaultMaxConnections),
 		RollbackWindow:      a.RollbackWindow.or(defaultRollbackWindow),
 		EarlyStopSignal:     a.EarlyStopSignal.V,
+		Instances:           a.Instances.or(defaultInstances),
+		ReloadStrategy:      resolveReloadStrategy(a.ReloadStrategy),
 		User:                a.User.Username.or(g.user),
 		Alerts:              resolveAlerts(&a.Alerts, g.alerts),
 		Templates:           resolveTemplates(abs, a.Templates),

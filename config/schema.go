@@ -133,6 +133,8 @@ func (d *decoder) app(n *yaml.Node, at pos) rawApp {
 		"nofile":               d.int(&a.Nofile),
 		"rollback_window":      d.timeout(&a.RollbackWindow),
 		"early_stop_signal":    d.bool(&a.EarlyStopSignal),
+		"instances":            d.int(&a.Instances),
+		"reload_strategy":      d.str(&a.ReloadStrategy),
 		"user":                 d.user(&a.User),
 		"logger":               d.logger(&a.Logger, true),
 		"alerts":               d.alerts(&a.Alerts),

@@ -15,8 +15,8 @@ import (
 // (nginx, pgbouncer, HAProxy). Its type, schema, defaults and checks.
 
 // Template is one file procs renders before each start of an instance:
-// Src's text with {port} and {app} replaced, written to Dst with {port} and
-// {app} replaced.
+// Src's text with {port}, {instance} and {app} replaced, written to Dst
+// with the same replaced.
 type Template struct {
 	Src string // absolute
 	Dst string // absolute; holds {port}, so each instance has its own file

@@ -37,6 +37,7 @@ func (v *validator) app(a *rawApp) {
 	v.logger(&a.Logger)
 	v.templates(a.Templates)
 	v.proxyProtocol(a)
+	v.instances(a)
 }
 
 // limits checks memory_max, memory_reload, pids_max, cpu_max and nofile.

@@ -48,8 +48,8 @@ type app struct {
 	cfg              config.App // config for the next instance
 	front            *front
 	want             bool               // the operator wants it running (false: STOPPED)
-	serving          *member            // where new connections go, or nil
-	attempt          *attempt           // a new instance being started (or waiting to retry), or nil
+	serving          map[int]*member    // where new connections go, by slot
+	attempt          *attempt           // new instances being started (or waiting to retry), or nil
 	retired          map[*instance]bool // draining, stopping or discarded instances
 	standby          *member            // the instance before the last reload, in its rollback window (also in retired)
 	window           retryTimer         // the standby's rollback window
@@ -57,6 +57,7 @@ type app struct {
 	stopWaiters      []chan struct{}
 	failures         int        // consecutive failed starts (and short runs)
 	adopted          int        // instances that ever became serving
+	filled           int        // slots that ever had a serving instance (see Restarts)
 	retry            retryTimer // the wait before the attempt's next try
 	state            AppState
 	since            time.Time
@@ -84,26 +85,12 @@ type statusView struct {
 	queued   int                  // reloads waiting for the attempt in flight
 }
 
-// member is the serving instance.
+// member is a serving instance; its slot is in.slot.
 type member struct {
 	in           *instance
 	servingSince time.Time
 	stopHealth   context.CancelFunc
 	unhealthy    bool // failed its health checks; a replacement is being started
-}
-
-// An attempt brings up a new instance: the first start, a restart after a
-// crash, or a reload (reload: an instance serves throughout, and giving up
-// leaves it serving). Between tries in is nil and the retry timer runs.
-type attempt struct {
-	reload  bool
-	memory  bool // a reload for memory_reload (see onMemoryHigh)
-	tries   int  // failed tries of a reload
-	begun   time.Time
-	waiters []waiter
-	in      *instance
-	cancel  context.CancelFunc // ends the readiness wait
-	front   *front             // a new front for a changed address or proxy options
 }
 
 // A waiter is a caller blocked on an attempt. firstTry callers (the
@@ -139,7 +126,7 @@ func newApp(s *Supervisor, cfg config.App, f *front) *app {
 		name: cfg.Name, d: s.d, logger: s.logger.With("app", cfg.Name),
 		inbox: make(chan message), dead: make(chan struct{}), finished: make(chan struct{}),
 		abort: abort, abortNow: abortNow, hurry: make(chan struct{}),
-		cfg: cfg, front: f, retired: make(map[*instance]bool),
+		cfg: cfg, front: f, serving: map[int]*member{}, retired: make(map[*instance]bool),
 		state: AppStopped, since: time.Now(),
 		counters: counters{reloadSeconds: newHistogram(ReloadBuckets)},
 		traffic:  traffic{open: []*front{f}},
@@ -213,17 +200,17 @@ func (a *app) status() (AppStatus, error) {
 func (a *app) terminating() bool { return a.leaving }
 
 func (a *app) idle() bool {
-	return a.serving == nil && a.attempt == nil && len(a.retired) == 0
+	return len(a.serving) == 0 && a.attempt == nil && len(a.retired) == 0
 }
 
 // derive is the app state its fields imply.
 func (a *app) derive() AppState {
 	switch {
-	case a.serving != nil && a.attempt != nil:
+	case len(a.serving) > 0 && a.attempt != nil && a.attempt.reload:
 		return AppReloading
-	case a.serving != nil:
+	case len(a.serving) > 0:
 		return AppRunning
-	case a.attempt != nil && a.attempt.in != nil:
+	case a.attempt != nil && a.attempt.busy():
 		return AppStarting
 	case a.attempt != nil:
 		return AppBackoff
@@ -257,22 +244,24 @@ func (a *app) refresh() {
 // snapshot is the app's status; it runs on the loop.
 func (a *app) snapshot() *statusView {
 	v := &statusView{st: AppStatus{
-		Name: a.name, State: a.state, External: a.front.addr(), Restarts: max(a.adopted-1, 0),
+		Name: a.name, State: a.state, External: a.front.addr(), Restarts: max(a.adopted-a.filled, 0),
 		Since: a.since, LastError: a.lastErr, LastReload: a.lastReload, Reason: a.reason, Instances: []InstanceStatus{},
 		Containment: a.d.contain.Mode(),
 	}, metrics: a.counters.snapshot(), traffic: a.traffic.clone(), queued: len(a.queued)}
 	add := func(in *instance) {
 		bs := backends(in)
 		v.st.Instances = append(v.st.Instances, InstanceStatus{
-			PID: in.pid, Port: in.port, State: in.state, StartedAt: in.startedAt, Connections: conns(bs),
+			Slot: in.slot, PID: in.pid, Port: in.port, State: in.state, StartedAt: in.startedAt, Connections: conns(bs),
 		})
 		v.backends = append(v.backends, bs)
 	}
-	if a.serving != nil {
-		add(a.serving.in)
+	for _, m := range a.members() {
+		add(m.in)
 	}
-	if a.attempt != nil && a.attempt.in != nil {
-		add(a.attempt.in)
+	if at := a.attempt; at != nil {
+		for _, slot := range slices.Sorted(maps.Keys(at.starting)) {
+			add(at.starting[slot].in)
+		}
 	}
 	retired := slices.SortedFunc(maps.Keys(a.retired), func(x, y *instance) int {
 		return x.startedAt.Compare(y.startedAt)

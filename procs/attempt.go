@@ -4,26 +4,106 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/gracevisor/gracevisor/config"
 	"github.com/gracevisor/gracevisor/l4proxy"
 )
 
-// This file is the attempt side of the app loop: bringing up a new
-// instance, retrying, giving up. Every method runs on appLoop.
+// This file is the attempt side of the app loop: bringing up new
+// instances, retrying, giving up. Every method runs on appLoop.
 
-// launch starts one try of the current attempt with the current config.
-// A changed address gets a new front, bound here but not served until the
-// new instance is adopted: until then clients keep using the current front
-// and instance (new clients of the new address wait in its accept queue).
+// An attempt brings up new instances in some of the app's slots: the first
+// start, a restart after a crash, a reload, a scale-up (reload: instances
+// serve throughout, and giving up leaves them serving). Between tries of a
+// slot, the slot has no starter and the retry timer runs.
+type attempt struct {
+	reload bool
+	memory bool // a reload for memory_reload (see onMemoryHigh)
+	// rolling: one slot at a time, each adopted once ready
+	// (reload_strategy: rolling); otherwise a reload adopts all its slots
+	// at once, and any other attempt each slot as soon as it is ready.
+	rolling  bool
+	tries    int // failed tries of a reload
+	begun    time.Time
+	waiters  []waiter
+	slots    []int            // the slots it has still to fill, in order
+	starting map[int]*starter // started and not adopted yet, by slot
+	front    *front           // a new front for a changed address or proxy options
+	// replaced: a rolling reload's slots adopted so far, with the config
+	// their old instance had, to go back to if a later slot fails.
+	replaced map[int]config.App
+	// revert is the error of the rolling reload this attempt undoes: it
+	// starts each replaced slot again with its old config (configs).
+	revert  error
+	configs map[int]config.App
+	// replacedUnhealthy: an instance it replaced had failed its health
+	// checks (its reload is not reported as one asked for).
+	replacedUnhealthy bool
+}
+
+// A starter is an instance of an attempt, starting or ready.
+type starter struct {
+	in     *instance
+	cancel context.CancelFunc // ends the readiness wait
+	ready  bool
+}
+
+// newAttempt is an attempt to fill slots for waiters.
+func newAttempt(reload bool, slots []int, waiters []waiter) *attempt {
+	return &attempt{
+		reload: reload, begun: time.Now(), waiters: waiters,
+		slots: slots, starting: map[int]*starter{}, replaced: map[int]config.App{},
+	}
+}
+
+// busy reports whether any instance of the attempt is starting or ready.
+func (at *attempt) busy() bool { return len(at.starting) > 0 }
+
+// covers reports whether the attempt will fill slot.
+func (at *attempt) covers(slot int) bool { return slices.Contains(at.slots, slot) }
+
+// of is in's starter, or nil if in is not the attempt's.
+func (at *attempt) of(in *instance) *starter {
+	if st := at.starting[in.slot]; st != nil && st.in == in {
+		return st
+	}
+	return nil
+}
+
+// together reports whether the attempt's slots are adopted at once: a
+// reload that is not rolling switches the whole set in one step.
+func (at *attempt) together() bool { return at.reload && !at.rolling }
+
+// add makes the attempt fill slot as well (a crash or failed health check
+// of an instance it would not replace); it starts now unless the attempt
+// waits to retry.
+func (a *app) add(slot int) {
+	at := a.attempt
+	if at.covers(slot) {
+		return
+	}
+	at.slots = append(at.slots, slot)
+	if a.retry.t == nil {
+		a.launch()
+	}
+}
+
+// launch starts one try of every slot of the current attempt that has no
+// instance, with the current config (a rolling attempt: the next slot,
+// once none is starting). A changed address gets a new front, bound here
+// but not served until the new instances are adopted: until then clients
+// keep using the current front and instances (new clients of the new
+// address wait in its accept queue).
 func (a *app) launch() {
 	at := a.attempt
-	if at == nil || at.in != nil {
+	if at == nil {
 		return
 	}
 	cfg := a.cfg
-	if at.front == nil && cfg.ExternalAddr() != a.front.key.addr {
+	if at.front == nil && at.revert == nil && cfg.ExternalAddr() != a.front.key.addr {
 		f, err := openFront(&cfg, a.logger, a.d.listen, false)
 		if err != nil {
 			a.giveUp(err) // a bind error does not go away by retrying
@@ -31,21 +111,42 @@ func (a *app) launch() {
 		}
 		at.front = f
 	}
-	in, err := startInstance(a.d, a.d.ports, &cfg)
+	for _, slot := range slices.Clone(at.slots) {
+		if at.starting[slot] != nil {
+			continue
+		}
+		if at.rolling && at.busy() {
+			return
+		}
+		if !a.startSlot(at, slot) {
+			return // the retry timer runs, or the attempt gave up
+		}
+	}
+}
+
+// startSlot starts the attempt's instance in slot and its helpers; false
+// if it could not be started (tryFailed has handled it).
+func (a *app) startSlot(at *attempt, slot int) bool {
+	cfg := a.cfg
+	if c, ok := at.configs[slot]; ok {
+		cfg = c
+	}
+	in, err := startInstance(a.d, a.d.ports, &cfg, slot)
 	if err != nil {
 		a.tryFailed(nil, err)
-		return
+		return false
 	}
-	a.logger.Info("instance started", "pid", in.pid, "port", in.port)
+	a.logger.Info("instance started", "pid", in.pid, "port", in.port, "slot", slot)
 	if !at.reload && a.troubled {
 		a.counters.restarts++
 		a.emit(Event{Kind: EventRestart, PID: in.pid, Port: in.port, Failures: a.failures})
 	}
 	ctx, cancel := context.WithCancel(a.abort)
-	at.in, at.cancel = in, cancel
+	at.starting[slot] = &starter{in: in, cancel: cancel}
 	a.wg.Add(2)
 	go watchExit(a, in)
 	go watchReady(a, ctx, in, a.d.sys.prober(&cfg, in.port))
+	return true
 }
 
 // onReady handles the readiness result of a starting instance. reached is
@@ -53,13 +154,14 @@ func (a *app) launch() {
 // literal instead of resolving internal_host each time.
 func (a *app) onReady(in *instance, reached string, err error) {
 	at := a.attempt
-	if at == nil || at.in != in {
+	if at == nil || at.of(in) == nil {
 		return // dismissed, or its exit was handled first; it is being stopped
 	}
 	if err == nil && in.hasExited() { // exited after its probe passed: never adopt a dead instance
 		err = fmt.Errorf("%w (%s)", errExitedEarly, in.exitCause())
 	}
-	at.cancel()
+	st := at.of(in)
+	st.cancel()
 	if err != nil {
 		a.tryFailed(in, fmt.Errorf("pid %d on port %d: %w", in.pid, in.port, err))
 		return
@@ -68,16 +170,42 @@ func (a *app) onReady(in *instance, reached string, err error) {
 		reached = net.JoinHostPort(in.cfg.InternalHost, strconv.Itoa(in.port))
 	}
 	in.backend = l4proxy.NewBackend(reached) // its only one: every front that serves it uses it
-	a.adopt(at)
+	st.ready = true
+	a.adoptReady(at)
+}
+
+// adoptReady adopts what of the attempt is ready to serve: every slot
+// once all are ready (together), else each ready slot; the attempt is
+// complete when no slot is left, and a rolling one starts its next slot.
+func (a *app) adoptReady(at *attempt) {
+	var slots []int
+	for _, slot := range at.slots {
+		st := at.starting[slot]
+		switch {
+		case st != nil && st.ready:
+			slots = append(slots, slot)
+		case at.together():
+			return
+		}
+	}
+	if len(slots) == 0 {
+		return
+	}
+	a.adopt(at, slots)
+	if len(at.slots) == 0 {
+		a.complete(at)
+		return
+	}
+	a.launch()
 }
 
 // tryFailed counts a failed try and either schedules the next one or gives
-// up: a reload after max_retries failed tries (the old instance serves on),
+// up: a reload after max_retries failed tries (the old instances serve on),
 // a start after max_retries consecutive failures (FATAL).
 func (a *app) tryFailed(in *instance, err error) {
 	at := a.attempt
 	if in != nil {
-		at.in, at.cancel = nil, nil
+		delete(at.starting, in.slot)
 		a.discard(in, false)
 	}
 	a.lastErr = err.Error()
@@ -99,90 +227,33 @@ func (a *app) tryFailed(in *instance, err error) {
 	a.retry.arm(a.d.timing.backoff(n))
 }
 
-// giveUp ends the attempt with err: a failed reload leaves the old instance
-// serving; otherwise the app is FATAL and its listener refuses clients.
-func (a *app) giveUp(err error) {
-	at := a.attempt
-	if at.reload {
-		err = fmt.Errorf("reload %s: %w; the old instance (pid %d) still serves", a.name, err, a.serving.in.pid)
-		a.counters.reloadsFailed++
-		a.lastReload = ReloadFailed
-		a.emit(Event{Kind: EventReloadFailed, PID: a.serving.in.pid, Port: a.serving.in.port, Error: err.Error()})
-	} else {
-		err = fmt.Errorf("start %s: %w; app is FATAL", a.name, err)
-		a.front.proxy.Refuse()
-		a.logger.Error("app is FATAL: it gets no new instance until started again", "err", err)
-		a.troubled = true
-		a.emit(Event{Kind: EventFatal, Error: err.Error(), Failures: a.failures})
-	}
-	a.lastErr = err.Error()
-	a.finish(outcome{err: err})
-}
-
-// finish ends the attempt, answers its waiters, and begins the reload that
-// callers queued meanwhile.
-func (a *app) finish(o outcome) {
-	at := a.attempt
-	a.attempt = nil
-	a.retry.stop()
-	if at.front != nil { // never served (adopt takes a served one): nobody accepted there
-		_ = at.front.ln.Close()
-	}
-	a.answer(at, o, false)
-	if m := a.serving; m != nil && m.unhealthy { // its replacement failed: keep checking it
-		m.unhealthy = false
-		a.watchHealth(m)
-	}
-	if queued := a.queued; len(queued) > 0 && a.want && !a.terminating() {
-		a.queued = nil
-		if a.serving == nil { // a start for callers that came while an older one ran
-			a.failures = 0
-			a.front.proxy.Switch(nil)
-		}
-		a.begin(a.serving != nil, queued)
-	}
-}
-
-// begin starts a new attempt for waiters.
+// begin starts a new attempt for waiters that fills every slot the app
+// wants (0…instances-1).
 func (a *app) begin(reload bool, waiters []waiter) {
-	a.attempt = &attempt{reload: reload, begun: time.Now(), waiters: waiters}
+	a.beginSlots(reload, waiters, a.wantedSlots())
+}
+
+// beginSlots starts a new attempt for waiters that fills slots. A reload
+// of several slots is rolling when reload_strategy says so, unless it
+// moves to a new front (a changed address or proxy setting applies to
+// every instance at once).
+func (a *app) beginSlots(reload bool, waiters []waiter, slots []int) {
+	at := newAttempt(reload, slots, waiters)
+	at.rolling = reload && len(slots) > 1 && a.cfg.ReloadStrategy == config.ReloadRolling &&
+		keyOf(&a.cfg).same(a.front.key)
+	a.attempt = at
 	a.launch()
 }
 
-// answer replies to the attempt's waiters: all of them, or with onlyFirst
-// those that wait for the first try only.
-func (a *app) answer(at *attempt, o outcome, onlyFirst bool) {
-	keep := at.waiters[:0]
-	for _, w := range at.waiters {
-		if onlyFirst && !w.firstTry {
-			keep = append(keep, w)
-			continue
-		}
-		a.send(w.reply, o)
+// instances is how many instances the app's config asks for (a config
+// built by hand, as in tests, may leave it 0: one).
+func (a *app) instances() int { return max(a.cfg.Instances, 1) }
+
+// wantedSlots are the slots the app's config asks for: 0…instances-1.
+func (a *app) wantedSlots() []int {
+	slots := make([]int, a.instances())
+	for i := range slots {
+		slots[i] = i
 	}
-	at.waiters = keep
-}
-
-// retryTimer is the wait before an attempt's next try; the zero value
-// waits for nothing.
-type retryTimer struct{ t *time.Timer }
-
-func (r *retryTimer) arm(d time.Duration) {
-	r.stop()
-	r.t = time.NewTimer(d)
-}
-
-func (r *retryTimer) stop() {
-	if r.t != nil {
-		r.t.Stop()
-	}
-	r.t = nil
-}
-
-// c is the timer's channel, nil (never ready) when none is armed.
-func (r *retryTimer) c() <-chan time.Time {
-	if r.t == nil {
-		return nil
-	}
-	return r.t.C
+	return slots
 }

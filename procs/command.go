@@ -15,14 +15,21 @@ import (
 // and the environment.
 const portPlaceholder = "{port}"
 
+// instancePlaceholder is replaced by the instance's slot (0…instances-1)
+// in the command, the environment and templates: what an app needs to
+// tell its instances apart (a log name, a shard, a metrics label).
+const instancePlaceholder = "{instance}"
+
 // buildCommand prepares (but does not start) the process of one instance of
 // app listening on port: argv split with shell quoting rules but no shell,
 // environment merged over gracevisord's own, working directory, process
-// group, Pdeathsig (where the platform has it) and user. It renders the
-// app's templates for port first (template.go).
-func buildCommand(app *config.App, port int) (*exec.Cmd, error) {
+// group, Pdeathsig (where the platform has it) and user; {port} and
+// {instance} are replaced in the command and environment. It renders the
+// app's templates for port and slot first (template.go).
+func buildCommand(app *config.App, port, slot int) (*exec.Cmd, error) {
 	p := strconv.Itoa(port)
-	argv, err := splitCommand(strings.ReplaceAll(app.Command, portPlaceholder, p))
+	r := strings.NewReplacer(portPlaceholder, p, instancePlaceholder, strconv.Itoa(slot))
+	argv, err := splitCommand(r.Replace(app.Command))
 	if err != nil {
 		return nil, err
 	}
@@ -41,11 +48,11 @@ func buildCommand(app *config.App, port int) (*exec.Cmd, error) {
 		env = append(env, id.env()...)
 	}
 	for _, kv := range app.Environment {
-		env = append(env, strings.ReplaceAll(kv, portPlaceholder, p))
+		env = append(env, r.Replace(kv))
 	}
 	env = append(env, "GRACEVISOR_APP="+app.Name, "GRACEVISOR_PORT="+p)
 	cmd.Env = dedupEnv(env)
-	if err := renderTemplates(app, p, cmd.SysProcAttr.Credential); err != nil {
+	if err := renderTemplates(app, p, slot, cmd.SysProcAttr.Credential); err != nil {
 		return nil, err
 	}
 	return cmd, nil

@@ -5,12 +5,27 @@
 // # Model
 //
 // An app has one external listener (a front: listener + l4proxy.Proxy) and
-// at most one serving instance. To reload, a new instance starts on a free
-// internal port, and once it is ready the proxy switches new connections to
-// it; the old instance drains (its connections finish, or drain_timeout
-// passes) and is then stopped (stop_signal, stop_timeout, SIGKILL of its
-// process group). So an app has at most one serving instance, at most one
-// starting instance, and any number of retiring ones.
+// a serving set: at most one serving instance per slot, 0…instances-1
+// (app.serving, by slot; set.go). The proxy routes new connections to the
+// set's Backends (one SwitchSet), the least loaded first; each instance
+// gets its own internal port, and its slot as {instance}. To reload, new
+// instances start on free internal ports, and once ready they take their
+// slots' places: all at once in one SwitchSet (reload_strategy
+// all-at-once), or one slot at a time (rolling, at most N+1 instances
+// serving or starting). A replaced instance drains (its connections finish,
+// or drain_timeout passes) and is then stopped (stop_signal, stop_timeout,
+// SIGKILL of its process group). So an app has up to N serving instances,
+// one attempt bringing up instances in some slots, and any number of
+// retiring ones.
+//
+// An attempt (attempt.go) fills slots: the first start and a scale-up
+// adopt each slot as soon as its instance is ready; a crash or failed
+// health check adds its slot to the attempt in flight, or begins one for
+// that slot alone, while the other instances serve; a reload fills every
+// slot. How it ends is finish.go: complete, given up (the old set serves
+// on; a rolling reload first starts the slots it replaced again with their
+// old config, rolling.go), or dismissed by a stop. Scale (scale.go) sheds
+// the highest slots or begins an attempt for the new ones.
 //
 // With a rollback window (rollback_window, rollback.go) the instance a
 // reload replaced stands by instead of retiring: it runs, takes no new
@@ -18,12 +33,14 @@
 // instance exits or turns unhealthy before the window closes (or Rollback
 // asks), the proxy switches back to it and the new one is stopped; when
 // the window closes it drains and stops as usual. At most one instance
-// stands by: the last one replaced.
+// stands by: the last one replaced. A window needs one instance (config
+// refuses rollback_window with instances above 1; a scale-up ends it).
 //
 // Each ready instance has one current l4proxy.Backend. When an update changes the
-// address, the app gets a new front; the old one stops accepting, and the
-// clients it accepted but has not routed yet go to the new instance through
-// that same Backend, so the new instance's later drain counts them too.
+// address, the app gets a new front (and the reload is all-at-once); the
+// old one stops accepting, and the clients it accepted but has not routed
+// yet go to the new set through the same Backends, so their later drain
+// counts them too.
 // A retired Backend is never dialed again, so a rollback gives the
 // instance standing by a new one; its older Backends (instance.older)
 // keep counting their connections, and its status, drain and exit count
@@ -36,7 +53,7 @@
 // fronts and config — is owned by one goroutine, appLoop (tableflip's run
 // loop). Nothing else writes it. Callers send it typed requests with a
 // reply channel (startReq, reloadReq, updateReq, stopReq, terminateReq,
-// rollbackReq);
+// rollbackReq, scaleReq);
 // helper goroutines report facts as typed messages (exited, ready,
 // probeFailed, stopping, frontClosed) and the loop records them (see
 // messages.go). No function is ever sent to the loop. Helpers are named
@@ -58,7 +75,7 @@
 // ports.Allocator, and each app's loop receives its config.App when it is
 // created or updated. An instance keeps the config it was started with.
 //
-// Stop drains the serving instance before its stop_signal; terminate
+// Stop drains the serving instances before their stop_signal; terminate
 // (shutdown, or removal by an update) does not: nothing takes over its
 // clients, so every instance gets stop_signal at once and the app closes
 // its idle keep-alive connections itself.
@@ -75,9 +92,11 @@
 //
 // # States
 //
-// An app's state follows from what it has: serving and starting instance →
-// RELOADING; serving → RUNNING; starting → STARTING; waiting to retry →
-// BACKOFF; nothing but wanted → FATAL; nothing and not wanted → STOPPED.
+// An app's state follows from what it has: a serving instance and a
+// reload in flight → RELOADING; a serving instance → RUNNING (also while
+// another slot restarts or scales up); starting instances → STARTING;
+// waiting to retry → BACKOFF; nothing but wanted → FATAL; nothing and not
+// wanted → STOPPED.
 //
 // # Processes
 //

@@ -43,6 +43,7 @@ type fakeProc struct {
 	run    fakeRun
 	cfg    config.App
 	port   int
+	slot   int
 	id     int
 	open   atomic.Bool  // a gated process is ready
 	probed atomic.Bool  // a probe has passed
@@ -60,7 +61,7 @@ func newFakeSystem(script ...fakeRun) *fakeSystem {
 	return &fakeSystem{script: script, byPort: map[int]*fakeProc{}, nextPID: 1000}
 }
 
-func (f *fakeSystem) start(cfg *config.App, port int, _, _ io.Writer) (process, error) {
+func (f *fakeSystem) start(cfg *config.App, port, slot int, _, _ io.Writer) (process, error) {
 	f.mu.Lock()
 	hold := f.hold
 	f.mu.Unlock()
@@ -75,7 +76,7 @@ func (f *fakeSystem) start(cfg *config.App, port int, _, _ io.Writer) (process, 
 		return nil, run.startErr
 	}
 	f.nextPID++
-	p := &fakeProc{run: run, cfg: *cfg, port: port, id: f.nextPID, done: make(chan struct{})}
+	p := &fakeProc{run: run, cfg: *cfg, port: port, slot: slot, id: f.nextPID, done: make(chan struct{})}
 	f.procs = append(f.procs, p)
 	f.byPort[port] = p
 	if run.crash || run.exitThenReady {

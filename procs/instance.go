@@ -47,6 +47,7 @@ type deps struct {
 type instance struct {
 	cfg       config.App // the config it was started with
 	port      int
+	slot      int // its place among the app's instances: 0…instances-1 ({instance})
 	pid       int
 	startedAt time.Time
 	proc      process
@@ -69,21 +70,22 @@ type instance struct {
 	older []*l4proxy.Backend
 }
 
-// startInstance acquires a port and starts cfg's command on it. The
-// instance is STARTING; waitInstance reaps it when it exits.
-func startInstance(d *deps, pool *ports.Allocator, cfg *config.App) (*instance, error) {
+// startInstance acquires a port and starts cfg's command on it as the
+// instance in slot. The instance is STARTING; waitInstance reaps it when
+// it exits.
+func startInstance(d *deps, pool *ports.Allocator, cfg *config.App, slot int) (*instance, error) {
 	port, err := pool.Acquire(cfg.InternalHost)
 	if err != nil {
 		return nil, fmt.Errorf("acquire port: %w", err)
 	}
 	in := &instance{
-		cfg: *cfg, port: port, ports: pool, logFiles: d.logs,
+		cfg: *cfg, port: port, slot: slot, ports: pool, logFiles: d.logs,
 		state:  InstStarting,
 		exited: make(chan struct{}),
 		stdout: &lineWriter{file: d.logs.open(cfg.Stdout)},
 		stderr: &lineWriter{file: d.logs.open(cfg.Stderr)},
 	}
-	in.proc, err = d.sys.start(cfg, port, in.stdout, in.stderr)
+	in.proc, err = d.sys.start(cfg, port, slot, in.stdout, in.stderr)
 	if err != nil {
 		in.releaseResources()
 		return nil, err

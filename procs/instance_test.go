@@ -20,7 +20,7 @@ import (
 // startTestInstance starts app's instance and makes sure it is gone at cleanup.
 func startTestInstance(t *testing.T, d *deps, pool *ports.Allocator, app *config.App) *instance {
 	t.Helper()
-	in, err := startInstance(d, pool, app)
+	in, err := startInstance(d, pool, app, 0)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -294,15 +294,15 @@ func TestStartFailures(t *testing.T) {
 	d := testDeps(t)
 	app := testApp(t, "bad", modeHTTP)
 	app.Command = "/nonexistent/binary --port={port}"
-	if _, err := startInstance(d, testPorts(), &app); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, err := startInstance(d, testPorts(), &app, 0); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing binary: %v", err)
 	}
 	app = testApp(t, "full", modeHTTP)
-	if _, err := startInstance(d, ports.New(1, 1), &app); !errors.Is(err, ports.ErrExhausted) {
+	if _, err := startInstance(d, ports.New(1, 1), &app, 0); !errors.Is(err, ports.ErrExhausted) {
 		t.Errorf("empty port range: %v", err)
 	}
 	app.User = "no-such-user-here"
-	if _, err := startInstance(d, testPorts(), &app); err == nil || !strings.Contains(err.Error(), "no-such-user-here") {
+	if _, err := startInstance(d, testPorts(), &app, 0); err == nil || !strings.Contains(err.Error(), "no-such-user-here") {
 		t.Errorf("unknown user: %v", err)
 	}
 }

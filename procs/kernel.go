@@ -19,7 +19,7 @@ const ReasonOOMKilled = "oom-killed"
 // clears the reason.
 func (a *app) noteExit(in *instance) {
 	if !errors.Is(in.exitErr, errOOMKilled) {
-		if a.serving != nil && a.serving.in == in || a.attempt != nil && a.attempt.in == in {
+		if a.memberOf(in) != nil || a.attempt != nil && a.attempt.of(in) != nil {
 			a.reason = ""
 		}
 		return
@@ -75,11 +75,12 @@ func (a *app) startMemoryWatch(m *member) {
 	go watchMemory(a, m.in)
 }
 
-// onMemoryHigh reloads the serving instance hitlessly when it stayed above
-// memory_reload, at most once per start_timeout (a new instance that
-// grows as fast would otherwise be replaced over and over).
+// onMemoryHigh reloads a serving instance hitlessly when it stayed above
+// memory_reload (that instance only; the others serve on), at most once
+// per start_timeout (a new instance that grows as fast would otherwise be
+// replaced over and over).
 func (a *app) onMemoryHigh(in *instance, used int64) {
-	if a.serving == nil || a.serving.in != in || a.attempt != nil || !a.want {
+	if a.memberOf(in) == nil || a.attempt != nil || !a.want {
 		return
 	}
 	if gap := in.cfg.StartTimeout; !a.lastMemoryReload.IsZero() && time.Since(a.lastMemoryReload) < gap {
@@ -89,7 +90,7 @@ func (a *app) onMemoryHigh(in *instance, used int64) {
 	a.counters.memoryReloads++
 	a.logger.Warn("instance stays above memory_reload; reloading it", "pid", in.pid,
 		"memory_mb", used>>20, "memory_reload_mb", in.cfg.Limits.MemoryReloadMB)
-	a.begin(true, nil)
+	a.beginSlots(true, nil, []int{in.slot})
 	if a.attempt != nil {
 		a.attempt.memory = true // no rollback window: the old instance's memory is what is wrong
 	}

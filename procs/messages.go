@@ -31,6 +31,7 @@ type (
 	}
 	// terminateReq: stop without draining and end the loop (see doTerminate).
 	terminateReq struct{}
+	// scaleReq (scale.go): serve a number of instances.
 	// rollbackReq: switch back to the instance before the last reload
 	// while its rollback window is open (see doRollback).
 	rollbackReq struct{ reply chan<- outcome }
@@ -95,6 +96,8 @@ func (a *app) handle(m message) {
 		a.doTerminate()
 	case rollbackReq:
 		a.doRollback(m.reply)
+	case scaleReq:
+		a.doScale(m.n, m.w)
 	case handoverReq:
 		a.doHandover()
 	case drained:

@@ -172,10 +172,18 @@ func addStats(sum *l4proxy.Stats, s l4proxy.Stats) {
 	sum.ProxyHeaderRejected += s.ProxyHeaderRejected
 }
 
-// retireFront closes a front (see closeFront) and then reports it, so the
-// loop folds its counts into the app's totals.
-func retireFront(a *app, f *front, until <-chan struct{}) {
+// retireFront closes a front (see closeFront) once the instances it
+// served (until) have exited, and then reports it, so the loop folds its
+// counts into the app's totals.
+func retireFront(a *app, f *front, until []*instance) {
 	defer a.wg.Done()
-	closeFront(a.abort, f, until, nil)
+	_ = f.ln.Close()
+	for _, in := range until {
+		select {
+		case <-in.exited:
+		case <-a.abort.Done():
+		}
+	}
+	closeFront(a.abort, f, closedChan, nil)
 	a.post(frontClosed{f})
 }

@@ -16,11 +16,12 @@ func (a *app) doStart(w waiter) {
 	switch {
 	case a.terminating():
 		a.send(w.reply, outcome{err: fmt.Errorf("start %s: %w", a.name, ErrStopped)})
-	case a.serving != nil:
-		a.send(w.reply, outcome{res: ReloadResult{App: a.name, PID: a.serving.in.pid, Port: a.serving.in.port}})
+	case len(a.serving) > 0:
+		m := a.first()
+		a.send(w.reply, outcome{res: ReloadResult{App: a.name, PID: m.in.pid, Port: m.in.port, Instances: a.instanceRefs()}})
 	case a.attempt != nil:
 		a.attempt.waiters = append(a.attempt.waiters, w)
-		if a.attempt.in == nil {
+		if a.retry.t != nil { // waiting to retry: retry now
 			a.retry.stop()
 			a.launch()
 		}
@@ -33,7 +34,8 @@ func (a *app) doStart(w waiter) {
 	}
 }
 
-// doReload brings up a new instance and retires the serving one. Reloads
+// doReload brings up new instances and retires the serving ones (see
+// adoptReady for all-at-once and rolling). Reloads
 // asked for while one is in flight wait for one fresh reload after it, so
 // every caller gets an instance started after its request (and with the
 // config of its time: an instance already starting may run an older one).
@@ -43,9 +45,9 @@ func (a *app) doReload(w waiter) {
 	switch {
 	case a.terminating():
 		a.doStart(w)
-	case a.attempt != nil && (a.serving != nil || a.attempt.in != nil):
+	case a.attempt != nil && (len(a.serving) > 0 || a.attempt.busy()):
 		a.queued = append(a.queued, w)
-	case a.serving == nil:
+	case len(a.serving) == 0:
 		a.doStart(w)
 	default:
 		a.begin(true, []waiter{w})
@@ -53,14 +55,19 @@ func (a *app) doReload(w waiter) {
 }
 
 // doUpdate takes a changed config. A stopped app keeps it for its next
-// start; a running one reloads with it; a FATAL one starts with it.
+// start; a running one reloads with it, or scales when only the instance
+// count changed and no attempt is in flight; a FATAL one starts with it.
 func (a *app) doUpdate(cfg config.App, w waiter) {
+	scale := config.SameButInstances(a.cfg, cfg) && len(a.serving) > 0 && a.attempt == nil
 	a.cfg = cfg
-	if !a.want || a.terminating() {
+	switch {
+	case !a.want || a.terminating():
 		a.send(w.reply, outcome{})
-		return
+	case scale:
+		a.doScale(cfg.Instances, w)
+	default:
+		a.doReload(w)
 	}
-	a.doReload(w)
 }
 
 // doStop stops the app: the listener refuses new clients at once, a
@@ -71,10 +78,7 @@ func (a *app) doStop(done chan struct{}) {
 	a.retry.stop()
 	stopped := outcome{err: fmt.Errorf("%s: %w", a.name, ErrStopped)}
 	if at := a.attempt; at != nil {
-		if at.in != nil {
-			at.cancel()
-			a.discard(at.in, true)
-		}
+		a.dismiss(at, true)
 		a.finish(stopped)
 	}
 	for _, w := range a.queued {
@@ -83,8 +87,8 @@ func (a *app) doStop(done chan struct{}) {
 	a.queued = nil
 	a.front.proxy.Refuse()
 	a.endWindow()
-	if m := a.serving; m != nil {
-		a.serving = nil
+	for _, m := range a.members() {
+		delete(a.serving, m.in.slot)
 		a.retire(m)
 	}
 	if done != nil {

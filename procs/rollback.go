@@ -40,9 +40,11 @@ func (s *Supervisor) Rollback(ctx context.Context, name string) (ReloadResult, e
 // stands by rather than retires: only after a reload asked for (not the
 // replacement of an unhealthy instance, nor a memory_reload, whose
 // predecessors are no place to go back to) on the same front (an address
-// change retires the old listener), with a rollback window.
+// change retires the old listener), with a rollback window, and with one
+// instance (config requires instances: 1 for a window; a scale-up ends it).
 func (a *app) mayStandBy(at *attempt, prev, m *member) bool {
-	return at.reload && !at.memory && !prev.unhealthy && at.front == nil && m.in.cfg.RollbackWindow > 0 && !a.terminating()
+	return at.reload && !at.memory && !prev.unhealthy && at.front == nil && m.in.cfg.RollbackWindow > 0 && !a.terminating() &&
+		len(a.serving) == 1 && m.in.cfg.Instances <= 1
 }
 
 // standBy keeps prev running without new connections for window (its
@@ -87,11 +89,11 @@ func (a *app) rollBack(why string) (failed *member) {
 	in.backend = l4proxy.NewBackend(in.backend.Addr())
 	in.state = InstServing
 	a.front.setLimits(&in.cfg)
-	a.front.proxy.Switch(in.backend) // retires the failed instance's backend
-	failed = a.serving
+	failed = a.serving[in.slot]
 	failed.stopHealth()
 	sb.unhealthy = false
-	a.serving = sb
+	a.serving[in.slot] = sb
+	a.route() // retires the failed instance's backend
 	a.watchHealth(sb)
 
 	a.lastReload, a.lastErr = ReloadRolledBack, why
@@ -101,10 +103,11 @@ func (a *app) rollBack(why string) (failed *member) {
 	return failed
 }
 
-// rollBackOnExit rolls back from the serving instance in, which exited
-// within the rollback window; the caller marks it exited.
-func (a *app) rollBackOnExit(in *instance) {
-	up := time.Since(a.serving.servingSince)
+// rollBackOnExit rolls back from the serving member m, whose instance
+// exited within the rollback window; the caller marks it exited.
+func (a *app) rollBackOnExit(m *member) {
+	in := m.in
+	up := time.Since(m.servingSince)
 	why := fmt.Sprintf("pid %d exited after serving %s: %v", in.pid, up.Round(time.Millisecond), in.exitError())
 	a.counters.crashes++
 	a.emit(Event{Kind: EventCrash, PID: in.pid, Port: in.port, Error: why, DurationMS: ms(up)})
@@ -113,13 +116,14 @@ func (a *app) rollBackOnExit(in *instance) {
 
 // doRollback rolls back by hand, while a rollback window is open.
 func (a *app) doRollback(reply chan<- outcome) {
-	if a.standby == nil || a.serving == nil {
+	if a.standby == nil || a.serving[a.standby.in.slot] == nil {
 		a.send(reply, outcome{err: fmt.Errorf("rollback %s: %w (no rollback window is open)", a.name, ErrNothingToRollBack)})
 		return
 	}
-	failed := a.rollBack(fmt.Sprintf("rolled back by hand from pid %d", a.serving.in.pid))
+	slot := a.standby.in.slot
+	failed := a.rollBack(fmt.Sprintf("rolled back by hand from pid %d", a.serving[slot].in.pid))
 	a.retire(failed)
-	in := a.serving.in
+	in := a.serving[slot].in
 	a.send(reply, outcome{res: ReloadResult{App: a.name, PID: in.pid, Port: in.port}})
 }
 

@@ -3,67 +3,105 @@ package procs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"syscall"
 	"time"
 )
 
-// This file is the serving side of the app loop: switching traffic to a
-// ready instance, retiring the one before, health, crashes and exits.
+// This file is the serving side of the app loop: switching traffic to
+// ready instances, retiring those before, health, crashes and exits.
 // Every method runs on appLoop.
 
-// adopt switches new connections to the attempt's ready instance and
-// retires the one that served before.
-func (a *app) adopt(at *attempt) {
-	m := &member{in: at.in, servingSince: time.Now(), stopHealth: func() {}}
-	m.in.state = InstServing
+// adopt makes the attempt's ready instances in slots serve, retiring the
+// ones that served in those slots before; the last step of a reload also
+// retires the instances of slots the config no longer wants. New
+// connections switch to the new set in one step (one SwitchSet).
+func (a *app) adopt(at *attempt, slots []int) {
+	var prevs, ms []*member
+	for _, slot := range slots {
+		m := &member{in: at.starting[slot].in, servingSince: time.Now(), stopHealth: func() {}}
+		m.in.state = InstServing
+		delete(at.starting, slot)
+		if p := a.serving[slot]; p != nil {
+			prevs = append(prevs, p)
+		}
+		a.serving[slot] = m
+		ms = append(ms, m)
+	}
+	at.slots = slices.DeleteFunc(at.slots, func(s int) bool { return slices.Contains(slots, s) })
+	if at.reload && len(at.slots) == 0 {
+		prevs = append(prevs, a.shed(a.instances())...)
+	}
 	if at.front != nil { // the address changed: move to the new front
-		a.moveFront(at, m.in)
+		a.moveFront(at, prevs)
 	} else {
-		a.front.setLimits(&m.in.cfg) // connect_timeout, max_connections come with the instance
-		a.front.proxy.Switch(m.in.backend)
+		a.front.setLimits(&ms[0].in.cfg) // connect_timeout, max_connections come with the instances
+		a.route()
 		a.front.accept() // a gated front (TakeOver) accepts from its first instance on
 	}
-	prev := a.serving
-	if prev != nil {
-		if time.Since(prev.servingSince) >= a.d.timing.stableAfter {
-			a.failures = 0
-		}
-		if a.mayStandBy(at, prev, m) {
-			a.standBy(prev, m.in.cfg.RollbackWindow)
-		} else {
-			a.retire(prev)
-		}
+	for _, p := range prevs {
+		a.replace(at, p)
 	}
-	a.serving = m
-	a.adopted++
-	a.watchHealth(m)
-	a.startMemoryWatch(m)
-	took := time.Since(at.begun)
-	a.logger.Info("instance serves", "pid", m.in.pid, "port", m.in.port, "took", took)
-	a.countAdoption(at, prev, m, took)
-	a.answer(at, outcome{res: ReloadResult{
-		App: a.name, PID: m.in.pid, Port: m.in.port, DurationMS: ms(took),
-	}}, false)
-	at.waiters = nil
-	a.finish(outcome{})
+	for _, m := range ms {
+		a.adopted++
+		a.filled = max(a.filled, m.in.slot+1)
+		a.watchHealth(m)
+		a.startMemoryWatch(m)
+		a.logger.Info("instance serves", "pid", m.in.pid, "port", m.in.port, "took", time.Since(at.begun), "slot", m.in.slot)
+	}
 }
 
-// moveFront makes the attempt's new front the app's, serving in. The old
-// front stops accepting; clients it accepted but has not routed yet go to
-// in as well, through the same Backend, so in's drain later waits for
-// them too. The old front shuts down once the instance it served has exited.
-func (a *app) moveFront(at *attempt, in *instance) {
-	at.front.proxy.Switch(in.backend)
+// replace retires prev, whose slot a new instance of at took over (or
+// which the config no longer wants), or keeps it standing by for a
+// rollback window.
+func (a *app) replace(at *attempt, prev *member) {
+	if time.Since(prev.servingSince) >= a.d.timing.stableAfter {
+		a.failures = 0
+	}
+	if prev.unhealthy {
+		at.replacedUnhealthy = true
+	}
+	if at.rolling && at.revert == nil {
+		at.replaced[prev.in.slot] = prev.in.cfg
+	}
+	if next := a.serving[prev.in.slot]; next != nil && a.mayStandBy(at, prev, next) {
+		a.standBy(prev, next.in.cfg.RollbackWindow)
+		return
+	}
+	a.retire(prev)
+}
+
+// shed takes the members in slots n and above out of the serving set and
+// returns them, for the caller to switch away from and retire.
+func (a *app) shed(n int) []*member {
+	var out []*member
+	for _, m := range a.members() {
+		if m.in.slot >= n {
+			delete(a.serving, m.in.slot)
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// moveFront makes the attempt's new front the app's, serving the set. The
+// old front stops accepting; clients it accepted but has not routed yet go
+// to the new set as well, through the same Backends, so their drain later
+// waits for them too. The old front shuts down once the instances it
+// served (prevs) have exited.
+func (a *app) moveFront(at *attempt, prevs []*member) {
+	bs := a.routes()
+	at.front.proxy.SwitchSet(bs)
 	a.traffic.open = append(a.traffic.open, at.front)
 	a.wg.Add(1)
 	go serveFront(at.front, a.logger, &a.wg)
 	old := a.front
 	a.front, at.front = at.front, nil
 	_ = old.ln.Close()
-	old.proxy.Switch(in.backend)
-	until := closedChan
-	if a.serving != nil {
-		until = a.serving.in.exited
+	old.proxy.SwitchSet(bs)
+	until := make([]*instance, len(prevs))
+	for i, p := range prevs {
+		until[i] = p.in
 	}
 	a.wg.Add(1)
 	go retireFront(a, old, until)
@@ -84,7 +122,7 @@ func (a *app) watchHealth(m *member) {
 }
 
 // retire lets the member's connections drain, then stops it. Its backend
-// is already retired by the Switch or Refuse that replaced it.
+// is already retired by the SwitchSet or Refuse that left it out.
 func (a *app) retire(m *member) {
 	m.stopHealth()
 	m.in.state = InstDraining
@@ -121,7 +159,8 @@ func (a *app) discard(in *instance, graceful bool) {
 // now, and a client that reads nothing must not keep their slots.
 func (a *app) onExit(in *instance) {
 	a.logger.Info("instance exited", "pid", in.pid, "status", in.exitError().Error(),
-		"after", time.Since(in.startedAt).Round(time.Millisecond))
+		"after", time.Since(in.startedAt).Round(time.Millisecond), "slot", in.slot)
+	m := a.memberOf(in)
 	switch {
 	case a.retired[in]:
 		delete(a.retired, in)
@@ -131,104 +170,19 @@ func (a *app) onExit(in *instance) {
 			a.standby = nil
 			a.window.stop()
 		}
-	case a.serving != nil && a.serving.in == in && a.standby != nil:
-		a.rollBackOnExit(in) // retires its backend first: no new client is sent to it
+	case m != nil && a.standby != nil:
+		a.rollBackOnExit(m) // retires its backend first: no new client is sent to it
 		in.state = InstExited
 		gone(in)
-	case a.serving != nil && a.serving.in == in:
-		a.crashed() // retires its backend first: no new client is sent to it
+	case m != nil:
+		a.crashed(m) // retires its backend first: no new client is sent to it
 		in.state = InstExited
 		gone(in)
-	case a.attempt != nil && a.attempt.in == in:
+	case a.attempt != nil && a.attempt.of(in) != nil:
 		// Exited before it was adopted. watchReady reports this too, but its
 		// report may come second, or say "ready" for a probe that passed just
 		// before the exit: the exit decides.
-		a.attempt.cancel()
+		a.attempt.of(in).cancel()
 		a.tryFailed(in, fmt.Errorf("pid %d on port %d: %w (%s)", in.pid, in.port, errExitedEarly, in.exitCause()))
 	}
 }
-
-// crashed handles the exit of the serving instance: new clients wait
-// (connect_timeout) while a new instance starts, after a backoff unless
-// the instance had run long enough to count as stable.
-func (a *app) crashed() {
-	m := a.serving
-	a.serving = nil
-	m.stopHealth()
-	a.front.proxy.Switch(nil)
-	up := time.Since(m.servingSince)
-	err := fmt.Errorf("pid %d exited after serving %s: %v", m.in.pid, up.Round(time.Millisecond), m.in.exitError())
-	a.lastErr = err.Error()
-	a.logger.Warn("instance crashed", "err", err)
-	a.counters.crashes++
-	a.troubled = true
-	a.emit(Event{Kind: EventCrash, PID: m.in.pid, Port: m.in.port, Error: err.Error(), DurationMS: ms(up)})
-	if a.attempt != nil { // a reload was under way: its instance now restores service
-		a.attempt.reload = false
-		return
-	}
-	if up >= a.d.timing.stableAfter {
-		a.failures = 0
-		a.begin(false, nil)
-		return
-	}
-	a.failures++
-	a.attempt = &attempt{begun: time.Now()}
-	if a.failures > a.cfg.MaxRetries {
-		a.giveUp(fmt.Errorf("%d short runs or failed starts in a row, last: %w", a.failures, err))
-		return
-	}
-	a.retry.arm(a.d.timing.backoff(a.failures))
-}
-
-// onProbeFailed counts a failed health check of the serving instance and
-// replaces the instance after healthcheck_failures in a row.
-func (a *app) onProbeFailed(in *instance, err error, inARow int) {
-	a.counters.healthFailures++
-	if inARow >= max(in.cfg.HealthcheckFailures, 1) {
-		a.onUnhealthy(in, fmt.Errorf("health check failed %d times in a row: %w", inARow, err))
-	}
-}
-
-// onUnhealthy replaces a serving instance that failed its health checks
-// through the reload path: it serves until the new one is ready.
-func (a *app) onUnhealthy(in *instance, err error) {
-	if a.serving == nil || a.serving.in != in || !a.want {
-		return
-	}
-	a.lastErr = fmt.Sprintf("pid %d: %v", in.pid, err)
-	if a.standby != nil {
-		a.counters.unhealthy++
-		a.retire(a.rollBack(a.lastErr))
-		return
-	}
-	a.logger.Warn("replacing unhealthy instance", "pid", in.pid, "err", err)
-	a.serving.unhealthy = true
-	a.counters.unhealthy++
-	a.troubled = true
-	a.emit(Event{Kind: EventUnhealthy, PID: in.pid, Port: in.port, Error: a.lastErr})
-	if a.attempt == nil {
-		a.begin(true, nil)
-	}
-}
-
-// countAdoption counts and reports an instance that took over: a reload,
-// and the app's recovery if it was in trouble (crash, failed starts,
-// FATAL, unhealthy).
-func (a *app) countAdoption(at *attempt, prev, m *member, took time.Duration) {
-	if at.reload {
-		a.lastReload = ReloadOK
-		a.counters.reloadsOK++
-		a.counters.reloadSeconds.observe(took.Seconds())
-		if prev == nil || !prev.unhealthy {
-			a.emit(Event{Kind: EventReloadOK, PID: m.in.pid, Port: m.in.port, DurationMS: ms(took)})
-		}
-	}
-	if a.troubled {
-		a.troubled = false
-		a.emit(Event{Kind: EventRecovered, PID: m.in.pid, Port: m.in.port, DurationMS: ms(took)})
-	}
-}
-
-// ms is d in milliseconds, to the microsecond.
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

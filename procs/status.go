@@ -39,6 +39,9 @@ const (
 
 // InstanceStatus is a snapshot of one instance.
 type InstanceStatus struct {
+	// Slot is its place among the app's instances, 0…instances-1 (its
+	// {instance}); a replacement takes the slot of the one it replaces.
+	Slot        int           `json:"slot"`
 	PID         int           `json:"pid"`
 	Port        int           `json:"port"`
 	State       InstanceState `json:"state"`
@@ -46,8 +49,8 @@ type InstanceStatus struct {
 	StartedAt   time.Time     `json:"started_at"`
 }
 
-// AppStatus is a snapshot of one app. Instances lists the serving instance
-// first, then starting and draining ones.
+// AppStatus is a snapshot of one app. Instances lists the serving
+// instances first (by slot), then starting and draining ones.
 type AppStatus struct {
 	Name      string    `json:"name"`
 	State     AppState  `json:"state"`
@@ -83,6 +86,16 @@ type ReloadResult struct {
 	PID        int     `json:"pid"`
 	Port       int     `json:"port"`
 	DurationMS float64 `json:"duration_ms"` // from request to the switch of traffic
+	// Instances are the app's serving instances afterwards, by slot (PID
+	// and Port above are the first one's).
+	Instances []InstanceRef `json:"instances,omitempty"`
+}
+
+// InstanceRef names one serving instance.
+type InstanceRef struct {
+	Slot int `json:"slot"`
+	PID  int `json:"pid"`
+	Port int `json:"port"`
 }
 
 // OpResult is what one start, stop or restart produced (see Supervisor.Do).

@@ -33,6 +33,10 @@ type Supervisor struct {
 	// adds are the apps an Update is adding, in config order, while it
 	// runs: they are not in configs until it returns, nor in apps until bound.
 	adds []*addition
+	// scaled are the apps a Scale changed since the last Update: the next
+	// one gives them the file's instance count even if the file did not
+	// change.
+	scaled map[string]bool
 }
 
 // An addition is an app an Update is adding. Operations on it wait for
@@ -56,6 +60,7 @@ func New(cfg *config.Config, logger *slog.Logger) *Supervisor {
 		},
 		configs: slices.Clone(cfg.Apps),
 		apps:    make(map[string]*app),
+		scaled:  make(map[string]bool),
 	}
 }
 

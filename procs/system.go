@@ -16,9 +16,9 @@ import (
 // realSystem is the one the daemon uses; tests script a fake one, so the
 // app loop's lifecycle runs without processes or sockets.
 type system interface {
-	// start runs cfg's command for an instance on port, in a process group
-	// of its own, its output going to stdout and stderr.
-	start(cfg *config.App, port int, stdout, stderr io.Writer) (process, error)
+	// start runs cfg's command for the instance in slot on port, in a
+	// process group of its own, its output going to stdout and stderr.
+	start(cfg *config.App, port, slot int, stdout, stderr io.Writer) (process, error)
 	// prober returns the check of an instance on port: an HTTP GET of the
 	// healthcheck path expecting 200, or a TCP connect without one.
 	prober(cfg *config.App, port int) probe
@@ -56,8 +56,8 @@ type realSystem struct {
 
 func newRealSystem(c *Containment) *realSystem { return &realSystem{fork: newForker(), contain: c} }
 
-func (s *realSystem) start(cfg *config.App, port int, stdout, stderr io.Writer) (process, error) {
-	cmd, err := buildCommand(cfg, port)
+func (s *realSystem) start(cfg *config.App, port, slot int, stdout, stderr io.Writer) (process, error) {
+	cmd, err := buildCommand(cfg, port, slot)
 	if err != nil {
 		return nil, err
 	}

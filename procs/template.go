@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -13,14 +14,14 @@ import (
 // appPlaceholder is replaced by the app's name in templates.
 const appPlaceholder = "{app}"
 
-// renderTemplates writes each of app's templates for an instance on port
-// (a string): src's text with {port} and {app} replaced, to dst with the
-// same replacements. Each file is written to a temporary file in dst's
+// renderTemplates writes each of app's templates for the instance in slot
+// on port (a string): src's text with {port}, {instance} and {app}
+// replaced, to dst with the same replacements. Each file is written to a temporary file in dst's
 // folder and renamed over dst, so an instance never reads half a file. It
 // gets src's permission bits, and owner's uid and gid when owner is not nil
 // (the app runs as another user).
-func renderTemplates(app *config.App, port string, owner *syscall.Credential) error {
-	r := strings.NewReplacer(portPlaceholder, port, appPlaceholder, app.Name)
+func renderTemplates(app *config.App, port string, slot int, owner *syscall.Credential) error {
+	r := strings.NewReplacer(portPlaceholder, port, instancePlaceholder, strconv.Itoa(slot), appPlaceholder, app.Name)
 	for _, t := range app.Templates {
 		if err := renderTemplate(r, t.Src, r.Replace(t.Dst), owner); err != nil {
 			return fmt.Errorf("template %s: %w", t.Src, err)

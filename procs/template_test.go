@@ -20,7 +20,7 @@ func TestBuildCommandRendersTemplates(t *testing.T) {
 	app := &config.App{Name: "web", Command: "true {port}",
 		Templates: []config.Template{{Src: src, Dst: filepath.Join(dir, "{app}-{port}.conf")}}}
 	for _, port := range []int{10001, 10002} {
-		if _, err := buildCommand(app, port); err != nil {
+		if _, err := buildCommand(app, port, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -56,9 +56,36 @@ func TestBuildCommandTemplateErrors(t *testing.T) {
 		"src is unknown": {Src: "", Dst: filepath.Join(dir, "x-{port}")},
 	} {
 		app := &config.App{Name: "web", Command: "true {port}", Templates: []config.Template{tmpl}}
-		cmd, err := buildCommand(app, 10001)
+		cmd, err := buildCommand(app, 10001, 0)
 		if err == nil || cmd != nil || !strings.HasPrefix(err.Error(), "template "+tmpl.Src+": ") {
 			t.Errorf("%s: got %v, %v; want no command and an error naming the template", name, cmd, err)
 		}
+	}
+}
+
+// TestBuildCommandSubstitutesInstance: {instance} is the slot in the
+// command, the environment, and a template's text and dst.
+func TestBuildCommandSubstitutesInstance(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "t.in")
+	if err := os.WriteFile(src, []byte("shard {instance} on {port}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := &config.App{Name: "web", Command: "run --port={port} --shard={instance}",
+		Environment: []string{"SHARD={instance}", "NAME=w{instance}-{port}"},
+		Templates:   []config.Template{{Src: src, Dst: filepath.Join(dir, "w{instance}-{port}.conf")}}}
+	cmd, err := buildCommand(app, 10002, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cmd.Args, " "); got != "run --port=10002 --shard=2" {
+		t.Errorf("argv %q", got)
+	}
+	env := strings.Join(cmd.Env, "\n")
+	if !strings.Contains(env, "\nSHARD=2\n") || !strings.Contains(env, "\nNAME=w2-10002\n") {
+		t.Errorf("environment lacks SHARD=2 and NAME=w2-10002: %v", cmd.Env)
+	}
+	if got := readFile(t, filepath.Join(dir, "w2-10002.conf")); got != "shard 2 on 10002\n" {
+		t.Errorf("template rendered %q", got)
 	}
 }

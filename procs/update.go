@@ -27,14 +27,18 @@ import (
 // dropped; an added app whose first try failed stays and retries under
 // max_retries (BACKOFF, then RUNNING or FATAL); a changed app whose reload
 // failed keeps the new config as its desired state (the old instance still
-// serves), so a later Reload retries it. The error is non-nil only when
-// ctx ended before the update was done.
+// serves), so a later Reload retries it. A running app whose only change
+// is its instance count scales instead of reloading (see Scale), unless
+// it is starting or reloading; an app that Scale changed since the last
+// Update is listed as changed and gets the file's count again. The error
+// is non-nil only when ctx ended before the update was done.
 func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, error) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	s.mu.Lock()
 	started := s.started && !s.shut
 	added, removed, changed := config.Diff(&config.Config{Apps: s.configs}, cfg)
+	changed = s.rescaled(cfg, changed)
 	ch := Changes{Added: sorted(added), Removed: sorted(removed), Changed: sorted(changed), Failed: []AppFailure{}}
 	s.d.ports.SetRange(cfg.PortRange.From, cfg.PortRange.To)
 	if !started {
@@ -65,6 +69,19 @@ func (s *Supervisor) Update(ctx context.Context, cfg *config.Config) (Changes, e
 	s.configs, s.adds = next, nil
 	s.mu.Unlock()
 	return ch, errors.Join(err, addErr)
+}
+
+// rescaled adds to changed the apps a Scale changed that cfg keeps: the
+// update gives them the file's instance count again (an unchanged file
+// makes that a scale, see doUpdate). Call with s.mu held.
+func (s *Supervisor) rescaled(cfg *config.Config, changed []string) []string {
+	for name := range s.scaled {
+		if cfg.App(name) != nil && !slices.Contains(changed, name) {
+			changed = append(changed, name)
+		}
+	}
+	clear(s.scaled)
+	return changed
 }
 
 // reloadChanged sends every changed app its new config in parallel and

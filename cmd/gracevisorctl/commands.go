@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -79,6 +80,34 @@ to" when no window is open.`,
 		ValidArgsFunction: c.completeApps,
 		RunE: op(func(cmd *cobra.Command, args []string) error {
 			return c.Rollback(cmd.Context(), args)
+		}),
+	}
+}
+
+func (c *cli) scaleCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "scale APP N",
+		Short: "Run N instances of an app (1-64) until the next update or upgrade",
+		Long: `Make N instances of a running app serve, without touching the others.
+Scaling up starts the new slots and blocks until each serves; scaling down
+stops sending new connections to the highest slots, which drain and stop.
+The count lasts until the next update or upgrade, which applies the
+config file's instances again. Exit 1 while the app starts, reloads or
+restarts an instance (retry then), 2 for a count out of range.`,
+		Example: `  gracevisorctl scale web 4`,
+		Args: usageArgs(func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return errors.New("want an app and a count: scale APP N")
+			}
+			if n, err := strconv.Atoi(args[1]); err != nil || n < 1 || n > 64 {
+				return fmt.Errorf("N must be a whole number from 1 to 64, got %q", args[1])
+			}
+			return nil
+		}),
+		ValidArgsFunction: c.completeApps,
+		RunE: op(func(cmd *cobra.Command, args []string) error {
+			n, _ := strconv.Atoi(args[1])
+			return c.Scale(cmd.Context(), args[0], n)
 		}),
 	}
 }

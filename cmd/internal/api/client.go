@@ -65,6 +65,17 @@ func (c *Client) Rollback(ctx context.Context, name string) (RollbackResult, err
 	return res, c.call(ctx, "POST", AppPath(name, OpRollback), nil, &res)
 }
 
+// Scale is POST /api/v1/apps/{name}/scale with {"instances": n}: the
+// app serves n instances until the next update or upgrade.
+func (c *Client) Scale(ctx context.Context, name string, n int) (ScaleResult, error) {
+	var res ScaleResult
+	body, err := json.Marshal(ScaleRequest{Instances: n})
+	if err != nil {
+		return res, err
+	}
+	return res, c.callWith(ctx, "POST", AppPath(name, OpScale), nil, string(body), &res)
+}
+
 // Update is POST /api/v1/update.
 func (c *Client) Update(ctx context.Context) (Changes, error) {
 	var ch Changes
@@ -99,7 +110,7 @@ func (c *Client) Logs(ctx context.Context, app, stream string, lines int, follow
 	if follow {
 		q.Set("follow", "1")
 	}
-	resp, b, err := c.send(ctx, "GET", AppPath(app, OpLogs), q)
+	resp, b, err := c.send(ctx, "GET", AppPath(app, OpLogs), q, "")
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +119,12 @@ func (c *Client) Logs(ctx context.Context, app, stream string, lines int, follow
 
 // call sends a request and decodes the JSON answer into out.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, out any) error {
-	resp, b, err := c.send(ctx, method, path, query)
+	return c.callWith(ctx, method, path, query, "", out)
+}
+
+// callWith is call with a JSON body for a POST ("": {}).
+func (c *Client) callWith(ctx context.Context, method, path string, query url.Values, body string, out any) error {
+	resp, b, err := c.send(ctx, method, path, query, body)
 	if err != nil {
 		return err
 	}
@@ -121,14 +137,18 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 
 // send makes one exchange and returns the answer when its status is 2xx;
 // otherwise an error carrying the daemon's message and the exit code it
-// means. The caller closes the body.
-func (c *Client) send(ctx context.Context, method, path string, query url.Values) (*response, io.ReadCloser, error) {
+// means. A POST carries reqBody, or {} when it is "". The caller closes the
+// body.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, reqBody string) (*response, io.ReadCloser, error) {
 	req := &request{method: method, host: c.ep.host(), target: path, token: c.token}
 	if len(query) > 0 {
 		req.target += "?" + query.Encode()
 	}
 	if method == "POST" {
-		req.body = "{}" // state changes take a JSON body; ours has nothing to say
+		req.body = "{}" // state changes take a JSON body; most have nothing to say
+		if reqBody != "" {
+			req.body = reqBody
+		}
 	}
 	cn, err := c.dial(ctx)
 	var coded *ExitError

@@ -24,7 +24,10 @@ const (
 	// OpRollback: RollbackResult; 409 "nothing to roll back to" when no
 	// rollback window is open.
 	OpRollback = "rollback"
-	OpLogs     = "logs" // GET: text/plain, see Client.Logs
+	// OpScale: ScaleRequest in, ScaleResult out; 400 for a count out of
+	// range, 409 while the app starts, reloads or restarts an instance.
+	OpScale = "scale"
+	OpLogs  = "logs" // GET: text/plain, see Client.Logs
 )
 
 // AppPath is the path of an app (op "") or of an operation on it; the

@@ -34,7 +34,7 @@ const maxEventLine = 1 << 20
 // There is no timeout: an upgrade lasts up to the longest start_timeout
 // plus 30 s, and longer when the previous daemon must finish draining.
 func (c *Client) Upgrade(ctx context.Context, onEvent func(UpgradeEvent)) (UpgradeResult, error) {
-	resp, b, err := c.send(ctx, "POST", PathUpgrade, nil)
+	resp, b, err := c.send(ctx, "POST", PathUpgrade, nil, "")
 	if Code(err) == ExitUnknownApp {
 		return UpgradeResult{}, WithCode(ExitFailed, fmt.Errorf("upgrade: %w (is gracevisord older than upgrades? stop and start it instead)", err))
 	}

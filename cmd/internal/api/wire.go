@@ -29,6 +29,10 @@ const (
 
 // InstanceStatus is one instance in an AppStatus.
 type InstanceStatus struct {
+	// Slot is the instance's place among the app's instances,
+	// 0…instances-1 (its {instance}); a replacement takes the slot of the
+	// one it replaces.
+	Slot        int           `json:"slot"`
 	PID         int           `json:"pid"`
 	Port        int           `json:"port"`
 	State       InstanceState `json:"state"`
@@ -37,8 +41,8 @@ type InstanceStatus struct {
 }
 
 // AppStatus is one app: GET /api/v1/status answers a list of them, GET
-// /api/v1/apps/{name} one. Instances lists the serving instance first,
-// then starting and draining ones; it is [] rather than null.
+// /api/v1/apps/{name} one. Instances lists the serving instances first
+// (by slot), then starting and draining ones; it is [] rather than null.
 type AppStatus struct {
 	Name      string    `json:"name"`
 	State     AppState  `json:"state"`
@@ -63,6 +67,31 @@ type ReloadResult struct {
 	PID        int     `json:"pid"`
 	Port       int     `json:"port"`
 	DurationMS float64 `json:"duration_ms"` // from request to the switch of traffic
+	// Instances are the app's serving instances afterwards, by slot; PID
+	// and Port above are the first one's.
+	Instances []InstanceRef `json:"instances,omitempty"`
+}
+
+// InstanceRef names one serving instance.
+type InstanceRef struct {
+	Slot int `json:"slot"`
+	PID  int `json:"pid"`
+	Port int `json:"port"`
+}
+
+// ScaleRequest is the body of POST /api/v1/apps/{name}/scale.
+type ScaleRequest struct {
+	Instances int `json:"instances"`
+}
+
+// ScaleResult answers a successful POST /api/v1/apps/{name}/scale: the
+// count asked for and the instances serving afterwards (scaled-down ones
+// drain on and are not listed). It lasts until the next update or upgrade.
+type ScaleResult struct {
+	App        string        `json:"app"`
+	Instances  int           `json:"instances"`
+	Serving    []InstanceRef `json:"serving"`
+	DurationMS float64       `json:"duration_ms"`
 }
 
 // RollbackResult answers a successful POST /api/v1/apps/{name}/rollback:

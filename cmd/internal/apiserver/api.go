@@ -93,6 +93,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/apps/{name}/restart", a.mutating(a.handleRestart))
 	mux.HandleFunc("POST /api/v1/apps/{name}/reload", a.mutating(a.handleReload))
 	mux.HandleFunc("POST /api/v1/apps/{name}/rollback", a.mutating(a.handleRollback))
+	mux.HandleFunc("POST /api/v1/apps/{name}/scale", a.mutatingWith(a.handleScale, func() any { return &api.ScaleRequest{} }))
 	mux.HandleFunc("GET /api/v1/apps/{name}/logs", a.handleLogs)
 	mux.HandleFunc("POST /api/v1/update", a.mutating(a.handleUpdate))
 	mux.HandleFunc("POST /api/v1/shutdown", a.mutating(a.handleShutdown))
@@ -141,6 +142,8 @@ func errorStatus(err error) int {
 	switch {
 	case errors.Is(err, procs.ErrUnknownApp):
 		return http.StatusNotFound
+	case errors.Is(err, procs.ErrBadCount):
+		return http.StatusBadRequest
 	case errors.Is(err, ErrInvalidConfig):
 		return http.StatusUnprocessableEntity
 	case errors.Is(err, context.Canceled), errors.Is(err, errShuttingDown):

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"github.com/gracevisor/gracevisor/cmd/internal/api"
 	"github.com/gracevisor/gracevisor/cmd/internal/reply"
 	"net/http"
@@ -66,7 +67,7 @@ func (a *API) handleReload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.Log.Info("reloaded", "app", res.App, "pid", res.PID, "port", res.Port, "switch_ms", res.DurationMS)
-	reply.JSON(w, http.StatusOK, api.ReloadResult(res))
+	reply.JSON(w, http.StatusOK, reloadResult(res))
 }
 
 // handleRollback serves POST /api/v1/apps/{name}/rollback: while the last
@@ -85,4 +86,31 @@ func (a *API) handleRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Log.Info("rolled back by hand", "app", res.App, "pid", res.PID, "port", res.Port)
 	reply.JSON(w, http.StatusOK, api.RollbackResult{App: res.App, PID: res.PID, Port: res.Port})
+}
+
+// handleScale serves POST /api/v1/apps/{name}/scale with {"instances": N}:
+// it blocks until the added instances serve (200, api.ScaleResult); a
+// count out of range is 400, an app starting, reloading or restarting an
+// instance 409.
+func (a *API) handleScale(w http.ResponseWriter, r *http.Request) {
+	if a.Base.Err() != nil {
+		a.writeOpError(w, r, errShuttingDown)
+		return
+	}
+	var req api.ScaleRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil { // checked by mutatingWith already
+		reply.Error(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return
+	}
+	res, err := a.Sup.Scale(a.Base, r.PathValue("name"), req.Instances)
+	if err != nil {
+		a.writeOpError(w, r, err)
+		return
+	}
+	a.Log.Info("scaled", "app", res.App, "instances", res.Instances, "took_ms", res.DurationMS)
+	out := api.ScaleResult{App: res.App, Instances: res.Instances, Serving: []api.InstanceRef{}, DurationMS: res.DurationMS}
+	for _, in := range res.Serving {
+		out.Serving = append(out.Serving, api.InstanceRef(in))
+	}
+	reply.JSON(w, http.StatusOK, out)
 }

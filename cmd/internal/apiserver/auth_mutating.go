@@ -11,22 +11,30 @@ import (
 	"time"
 )
 
-// maxBody bounds the JSON body of a state-changing request; it carries no
-// parameters, so anything big is not ours.
+// maxBody bounds the JSON body of a state-changing request; it carries at
+// most a number, so anything big is not ours.
 const maxBody = 4 << 10
 
 // mutating wraps a state-changing handler (registered for POST only). It
 // accepts only Content-Type: application/json with a JSON object body that
 // has no fields: a cross-site HTML form cannot send that content type, an
 // <img> cannot POST, and a fetch() from another origin that sets it needs a
-// CORS preflight we never answer. No endpoint takes parameters — programs
-// and paths come only from the config on disk — so any field is refused.
+// CORS preflight we never answer. No endpoint takes programs or paths —
+// those come only from the config on disk — so any field is refused
+// (mutatingWith names the few an endpoint takes, such as scale's count).
 // Every request that passes is logged with who made it, and its outcome;
 // refusals go to the refusal log, at a bounded rate.
 func (a *API) mutating(h http.HandlerFunc) http.HandlerFunc {
+	return a.mutatingWith(h, func() any { return &struct{}{} })
+}
+
+// mutatingWith is mutating for an endpoint whose body may hold the fields
+// of the struct params returns a pointer to; the handler reads the body
+// again (it is kept) to decode them.
+func (a *API) mutatingWith(h http.HandlerFunc, params func() any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		who, path := peerOf(r).who, clientStr(r.URL.Path)
-		if code, msg := jsonBodyProblem(w, r); code != 0 {
+		if code, msg := jsonBodyProblem(w, r, params()); code != 0 {
 			reason := reasonBody
 			if code == http.StatusUnsupportedMediaType {
 				reason = reasonContentType
@@ -45,8 +53,10 @@ func (a *API) mutating(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // jsonBodyProblem checks that a request has a JSON object body with no
-// fields; it returns the status and message to refuse it with, or 0.
-func jsonBodyProblem(w http.ResponseWriter, r *http.Request) (int, string) {
+// fields but those of params (a pointer to a struct); it returns the status
+// and message to refuse it with, or 0. It leaves the body in r for the
+// handler.
+func jsonBodyProblem(w http.ResponseWriter, r *http.Request, params any) (int, string) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return http.StatusUnsupportedMediaType, "state-changing requests need Content-Type: application/json and a JSON body such as {}"
@@ -65,13 +75,17 @@ func jsonBodyProblem(w http.ResponseWriter, r *http.Request) (int, string) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	var none struct{}
-	if err := dec.Decode(&none); err != nil {
-		return http.StatusBadRequest, "bad JSON body: " + err.Error() + " (this endpoint takes no parameters: programs come only from the config on disk)"
+	if err := dec.Decode(params); err != nil {
+		why := " (programs come only from the config on disk)"
+		if _, none := params.(*struct{}); none {
+			why = " (this endpoint takes no parameters: programs come only from the config on disk)"
+		}
+		return http.StatusBadRequest, "bad JSON body: " + err.Error() + why
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return http.StatusBadRequest, "bad JSON body: trailing data after the object"
 	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	return 0, ""
 }
 

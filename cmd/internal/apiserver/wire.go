@@ -16,8 +16,16 @@ func appStatus(s procs.AppStatus) api.AppStatus {
 		Instances: make([]api.InstanceStatus, len(s.Instances)),
 	}
 	for i, in := range s.Instances {
-		out.Instances[i] = api.InstanceStatus{PID: in.PID, Port: in.Port, State: api.InstanceState(in.State),
+		out.Instances[i] = api.InstanceStatus{Slot: in.Slot, PID: in.PID, Port: in.Port, State: api.InstanceState(in.State),
 			Connections: in.Connections, StartedAt: in.StartedAt}
+	}
+	return out
+}
+
+func reloadResult(r procs.ReloadResult) api.ReloadResult {
+	out := api.ReloadResult{App: r.App, PID: r.PID, Port: r.Port, DurationMS: r.DurationMS}
+	for _, in := range r.Instances {
+		out.Instances = append(out.Instances, api.InstanceRef(in))
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package ctl
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gracevisor/gracevisor/cmd/internal/api"
@@ -109,4 +110,26 @@ func (s *Session) Rollback(ctx context.Context, names []string) error {
 		return nil
 	})
 	return s.finishJSON(results, err)
+}
+
+// Scale makes n instances of the app serve, until the next update or
+// upgrade; it blocks until added instances serve.
+func (s *Session) Scale(ctx context.Context, name string, n int) error {
+	cl, err := s.Client()
+	if err != nil {
+		return err
+	}
+	res, err := cl.Scale(ctx, name, n)
+	if err != nil {
+		return err
+	}
+	if s.JSON {
+		return s.finishJSON(res, nil)
+	}
+	pids := make([]string, len(res.Serving))
+	for i, in := range res.Serving {
+		pids[i] = fmt.Sprintf("%d:%d", in.Slot, in.PID)
+	}
+	fmt.Fprintf(s.Stdout, "%s: scaled to %d instances (slot:pid %s) in %s\n", name, res.Instances, strings.Join(pids, " "), millis(res.DurationMS))
+	return nil
 }

@@ -11,21 +11,21 @@ import (
 )
 
 // writeStatusTable prints one row per app (its first instance, the serving
-// one when there is one) and one extra row per further instance (starting or
-// draining), then the last error of every app that is not RUNNING, and of
+// one of the lowest slot when there is one) and one extra row per further
+// instance (serving in another slot, starting or draining), then the last error of every app that is not RUNNING, and of
 // every app whose last reload was rolled back.
 func writeStatusTable(w io.Writer, apps []api.AppStatus, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tPORT\tEXTERNAL\tCONNS\tUPTIME\tRESTARTS")
+	fmt.Fprintln(tw, "NAME\tSTATE\tSLOT\tPID\tPORT\tEXTERNAL\tCONNS\tUPTIME\tRESTARTS")
 	for _, a := range apps {
-		pid, port, conns, up := "-", "-", "-", "-"
+		slot, pid, port, conns, up := "-", "-", "-", "-", "-"
 		if len(a.Instances) > 0 {
-			pid, port, conns, up = instanceCells(a.Instances[0], now)
+			slot, pid, port, conns, up = instanceCells(a.Instances[0], now)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.Name, a.State, pid, port, a.External, conns, up, a.Restarts)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", a.Name, a.State, slot, pid, port, a.External, conns, up, a.Restarts)
 		for _, in := range a.Instances[min(1, len(a.Instances)):] {
-			pid, port, conns, up := instanceCells(in, now)
-			fmt.Fprintf(tw, "\t%s\t%s\t%s\t\t%s\t%s\t\n", in.State, pid, port, conns, up)
+			slot, pid, port, conns, up := instanceCells(in, now)
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t\t%s\t%s\t\n", in.State, slot, pid, port, conns, up)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -42,12 +42,12 @@ func writeStatusTable(w io.Writer, apps []api.AppStatus, now time.Time) error {
 	return nil
 }
 
-func instanceCells(in api.InstanceStatus, now time.Time) (pid, port, conns, uptime string) {
+func instanceCells(in api.InstanceStatus, now time.Time) (slot, pid, port, conns, uptime string) {
 	uptime = "-"
 	if !in.StartedAt.IsZero() {
 		uptime = formatUptime(now.Sub(in.StartedAt))
 	}
-	return strconv.Itoa(in.PID), strconv.Itoa(in.Port), strconv.FormatInt(in.Connections, 10), uptime
+	return strconv.Itoa(in.Slot), strconv.Itoa(in.PID), strconv.Itoa(in.Port), strconv.FormatInt(in.Connections, 10), uptime
 }
 
 // formatUptime prints the two largest units: 42s, 5m02s, 3h04m, 2d03h.

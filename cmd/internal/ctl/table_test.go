@@ -31,6 +31,7 @@ func TestStatusTable(t *testing.T) {
 	apps := []api.AppStatus{
 		{Name: "demo", State: api.AppRunning, External: "localhost:8080", Restarts: 2, Instances: []api.InstanceStatus{
 			{PID: 4321, Port: 10001, State: api.InstServing, Connections: 3, StartedAt: now.Add(-90 * time.Second)},
+			{Slot: 1, PID: 4322, Port: 10002, State: api.InstServing, Connections: 2, StartedAt: now.Add(-90 * time.Second)},
 			{PID: 4000, Port: 10000, State: api.InstDraining, Connections: 1, StartedAt: now.Add(-2 * time.Hour)},
 		}},
 		{Name: "broken-app", State: api.AppFatal, External: "localhost:8081", LastError: "exited with status 1"},
@@ -40,10 +41,11 @@ func TestStatusTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Join([]string{
-		"NAME        STATE     PID   PORT   EXTERNAL        CONNS  UPTIME  RESTARTS",
-		"demo        RUNNING   4321  10001  localhost:8080  3      1m30s   2",
-		"            DRAINING  4000  10000                  1      2h00m   ",
-		"broken-app  FATAL     -     -      localhost:8081  -      -       0",
+		"NAME        STATE     SLOT  PID   PORT   EXTERNAL        CONNS  UPTIME  RESTARTS",
+		"demo        RUNNING   0     4321  10001  localhost:8080  3      1m30s   2",
+		"            SERVING   1     4322  10002                  2      1m30s   ",
+		"            DRAINING  0     4000  10000                  1      2h00m   ",
+		"broken-app  FATAL     -     -     -      localhost:8081  -      -       0",
 		"broken-app: exited with status 1",
 		"",
 	}, "\n")

@@ -176,7 +176,7 @@
     const table = el("table", "inst");
     const thead = el("thead");
     const hr = el("tr");
-    for (const h of ["pid", "port", "state", "conns", "uptime"]) hr.append(el("th", "", h));
+    for (const h of ["slot", "pid", "port", "state", "conns", "uptime"]) hr.append(el("th", "", h));
     thead.append(hr);
     const tbody = el("tbody");
     table.append(thead, tbody);
@@ -223,7 +223,7 @@
     if (insts.length === 0) {
       const tr = el("tr", "inst-none");
       const td = el("td", "", "no instance");
-      td.colSpan = 5;
+      td.colSpan = 6;
       tr.append(td);
       c.tbody.append(tr);
     }
@@ -234,7 +234,7 @@
       const st = el("td");
       st.append(el("span", "badge", i.state));
       st.dataset.state = i.state;
-      tr.append(el("td", "", String(i.pid)), el("td", "", String(i.port)), st,
+      tr.append(el("td", "", String(i.slot || 0)), el("td", "", String(i.pid)), el("td", "", String(i.port)), st,
         el("td", "", String(i.connections)), el("td", "", since(i.started_at)));
       c.tbody.append(tr);
     }
