@@ -88,6 +88,7 @@ func run(ctx context.Context, o options) error {
 		{"keep-alive latency", func() error { return measureKeepAlive(ctx, st, o, res) }},
 		{"keep-alive throughput", func() error { return measureKeepAliveRPS(ctx, st, o, res) }},
 		{"redis keep-alive throughput", func() error { return measureRedis(ctx, st, o, res) }},
+		{"instances: 2 vs 1", func() error { return measureInstances(ctx, st, o, res) }},
 		{"reload, daemon upgrade and restart under load", func() error { return measureReload(ctx, st, o, res) }},
 		// Last: 10k connections leave many sockets in TIME_WAIT behind them.
 		{"idle connections", func() error { return measureIdle(ctx, st, o, res) }},

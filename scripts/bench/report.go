@@ -92,6 +92,10 @@ func (r *results) print(w io.Writer) {
 				h.Errors, micro(h.Target, h.ProxyCPUus))
 		}
 	}
+	section("instances (gracevisord, CPU-bound /work, one core per instance)", "instances\treq/s\tratio to 1\tp99 ms\terrors")
+	for _, x := range r.Instances {
+		fmt.Fprintf(tw, "%d\t%.0f\t%.2f\t%.3f\t%d\t\n", x.Instances, x.RPS, x.RatioToOne, x.P99ms, x.Errors)
+	}
 	section("idle connections", "target\tconns\tRSS KB/conn\tfds/conn\tfailed")
 	for _, i := range r.Idle {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%d\t\n", i.Target, i.Conns, i.RSSKBPerConn, i.FDsPerConn, i.OpenFailedConn)
@@ -152,6 +156,12 @@ func (r *results) markdown() string {
 		b.WriteString("\n| target | redis-benchmark -k 1 req/s (ratio to direct) | errors |\n|---|---|---|\n")
 		for _, x := range r.KeepAliveRedis {
 			fmt.Fprintf(&b, "| %s | %.0f (%.2f) | %d |\n", x.Target, x.RPS, x.RatioRPS, x.Errors)
+		}
+	}
+	if len(r.Instances) > 0 {
+		b.WriteString("\n| gracevisord, CPU-bound app (one core per instance) | req/s (ratio to 1 instance) | p99 ms | errors |\n|---|---|---|---|\n")
+		for _, x := range r.Instances {
+			fmt.Fprintf(&b, "| `instances: %d` | %.0f (%.2f) | %.2f | %d |\n", x.Instances, x.RPS, x.RatioToOne, x.P99ms, x.Errors)
 		}
 	}
 	b.WriteString("\n| gracevisord under short-connection load | count | req/s | failed requests | failed connections | median ms | max ms |\n|---|---|---|---|---|---|---|\n")

@@ -21,9 +21,11 @@ type results struct {
 	// KeepAliveRPS is wrk over persistent connections, as fast as it goes.
 	KeepAliveRPS []httpRow `json:"keepalive_throughput"`
 	// KeepAliveRedis is redis-benchmark -k 1 (SET and GET), as fast as it goes.
-	KeepAliveRedis []httpRow   `json:"keepalive_redis,omitempty"`
-	Idle           []idleRow   `json:"idle"`
-	Reload         []reloadRow `json:"reload_under_load"`
+	KeepAliveRedis []httpRow `json:"keepalive_redis,omitempty"`
+	// Instances is a CPU-bound app as one instance and as two.
+	Instances []instancesRow `json:"instances,omitempty"`
+	Idle      []idleRow      `json:"idle"`
+	Reload    []reloadRow    `json:"reload_under_load"`
 }
 
 type bulkRow struct {

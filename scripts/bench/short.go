@@ -83,6 +83,11 @@ type wrkResult struct {
 // keepAlive). If stop is not nil, wrk runs until stop is closed instead, then
 // gets SIGINT and reports.
 func runWrk(ctx context.Context, addr string, d time.Duration, stop <-chan struct{}, keepAlive bool) (wrkResult, error) {
+	return runWrkURL(ctx, "http://"+addr+"/", d, stop, keepAlive)
+}
+
+// runWrkURL is runWrk against any URL.
+func runWrkURL(ctx context.Context, url string, d time.Duration, stop <-chan struct{}, keepAlive bool) (wrkResult, error) {
 	dur := d
 	if stop != nil {
 		dur = 10 * time.Minute
@@ -91,7 +96,7 @@ func runWrk(ctx context.Context, addr string, d time.Duration, stop <-chan struc
 	if !keepAlive {
 		args = append(args, "-H", "Connection: close")
 	}
-	cmd := exec.CommandContext(ctx, "wrk", append(args, "http://"+addr+"/")...)
+	cmd := exec.CommandContext(ctx, "wrk", append(args, url)...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -24,8 +24,11 @@ type target struct {
 	bulk string // iperf3 server
 	// redis is redis-server, when installed (see redis.go); empty otherwise.
 	redis string
-	cmd   *exec.Cmd
-	pid   int // the proxy's pid when it is not cmd's: gracevisord after an upgrade
+	// work1 and work2: demoapp's CPU-bound endpoint as one instance and as
+	// two (gracevisord only; see instances.go).
+	work1, work2 string
+	cmd          *exec.Cmd
+	pid          int // the proxy's pid when it is not cmd's: gracevisord after an upgrade
 }
 
 // pids lists the processes whose CPU and memory count as the proxy's: the proxy
@@ -125,9 +128,11 @@ apps:
 `
 
 func (s *stack) startGracevisor(ctx context.Context) (*target, error) {
-	t := &target{name: "gracevisord", demo: freeAddr(), echo: freeAddr(), bulk: freeAddr()}
+	t := &target{name: "gracevisord", demo: freeAddr(), echo: freeAddr(), bulk: freeAddr(),
+		work1: freeAddr(), work2: freeAddr()}
 	conf := fmt.Sprintf(gracevisorConf, port(s.rpc), filepath.Join(s.dir, "log"),
 		s.bin, port(t.demo), s.bin, port(t.echo), port(t.bulk))
+	conf += fmt.Sprintf(instancesApps, s.bin, port(t.work1), port(t.work2))
 	if haveRedis() {
 		t.redis = freeAddr()
 		conf += fmt.Sprintf(redisApp, port(t.redis))
