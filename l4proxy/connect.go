@@ -29,7 +29,6 @@ var (
 // proxies it. It owns client and closes it on return.
 // inherited says the listener already gave client its keepalive setting.
 func (p *Proxy) serveConn(client net.Conn, inherited bool) {
-	defer p.untrack(client)
 	defer client.Close()
 	if !inherited {
 		p.setClientKeepAlive(client)

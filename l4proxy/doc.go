@@ -20,6 +20,15 @@
 // after Drained closed. The supervisor waits on Drained before it stops the
 // old instance.
 //
+// No lock is common to all connections. Per connection the proxy touches
+// atomic words (the active count, the backend's state word, the stats) and
+// two sharded sets (shardset.go): the proxy's open client connections, which
+// Shutdown closes, and each backend's open links, which Backend.Gone winds
+// down. A member goes to one of 32 shards picked at random, each with its
+// own short lock, so connections on different cores almost never meet; the
+// rare walks of a whole set lock one shard at a time, and a flag set before
+// the walk and read after every add makes sure no member is missed.
+//
 // # Copy path
 //
 // Each direction of a link is a stream (stream_linux.go): it waits on the

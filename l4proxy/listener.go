@@ -63,40 +63,56 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // accepted starts proxying c unless the connection limit is reached.
 func (p *Proxy) accepted(c net.Conn, inherited bool) {
 	p.stats.accepted.Add(1)
-	if !p.track(c) {
+	m := new(setMember[net.Conn])
+	if !p.track(m, c) {
 		p.stats.failed.Add(1)
 		c.Close()
 		return
 	}
-	go p.serveConn(c, inherited)
+	go p.serveTracked(m, c, inherited)
 }
 
-// track registers c as open, enforcing MaxConnections. It fails when the
-// proxy is closing or full.
-func (p *Proxy) track(c net.Conn) bool {
+// serveTracked is one client connection's goroutine: serveConn, then
+// untrack.
+func (p *Proxy) serveTracked(m *setMember[net.Conn], c net.Conn, inherited bool) {
+	defer p.untrack(m)
+	p.serveConn(c, inherited)
+}
+
+// track registers c as open (in m), enforcing MaxConnections. It fails when
+// the proxy is closing or full. Nothing here is shared by all connections
+// but two atomic words: the active count and the closing flag; c is listed
+// in a shard of p.conns (for Shutdown) before the flag is read, and
+// Shutdown sets the flag before it walks the shards, so a connection that
+// gets in is one Shutdown will see.
+func (p *Proxy) track(m *setMember[net.Conn], c net.Conn) bool {
 	n := p.stats.active.Add(1)
 	if limit := p.currentLimits().MaxConnections; limit > 0 && n > int64(limit) {
-		p.stats.active.Add(-1)
+		p.dropActive()
 		return false
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.shutdown {
-		p.stats.active.Add(-1)
+	p.conns.add(m, c)
+	if p.stopping.Load() {
+		p.conns.remove(m)
+		p.dropActive()
 		return false
 	}
-	p.conns[c] = struct{}{}
 	return true
 }
 
-// untrack forgets c; the last one out after Shutdown started closes idle.
-func (p *Proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.conns, c)
-	p.stats.active.Add(-1)
-	if p.shutdown && len(p.conns) == 0 {
-		closeOnce(p.idle)
+// untrack forgets a connection registered by track.
+func (p *Proxy) untrack(m *setMember[net.Conn]) {
+	p.conns.remove(m)
+	p.dropActive()
+}
+
+// dropActive un-counts one connection; the last one out after Shutdown
+// started closes idle. (Shutdown sets stopping before it reads the count,
+// and this reads stopping after it drops the count, so one of them sees
+// the other and idle is closed.)
+func (p *Proxy) dropActive() {
+	if p.stats.active.Add(-1) == 0 && p.stopping.Load() {
+		p.idleOnce.Do(func() { close(p.idle) })
 	}
 }
 
@@ -148,15 +164,16 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.shutdown {
 		p.shutdown = true
+		p.stopping.Store(true)
 		close(p.closing)
 		for ln := range p.listeners {
 			ln.Close()
 		}
-		if len(p.conns) == 0 {
-			closeOnce(p.idle)
-		}
 	}
 	p.mu.Unlock()
+	if p.stats.active.Load() == 0 {
+		p.idleOnce.Do(func() { close(p.idle) })
+	}
 	select {
 	case <-p.idle:
 		p.cancel()
@@ -172,20 +189,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 // sockets; each connection's goroutines then close the backend side.
 func (p *Proxy) closeAll() {
 	p.cancel()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
+	p.conns.each(closeConn)
 }
 
-func closeOnce(ch chan struct{}) {
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
-}
+func closeConn(c net.Conn) { c.Close() }
 
 func nextBackoff(d time.Duration) time.Duration {
 	if d == 0 {
