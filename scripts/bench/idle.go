@@ -59,14 +59,14 @@ func openIdle(ctx context.Context, addr string, n int) ([]net.Conn, int) {
 		conns  []net.Conn
 		failed int
 		wg     sync.WaitGroup
-		next   = make(chan struct{})
+		next   = make(chan int)
 	)
 	for w := 0; w < 32; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range next {
-				c, err := echoOnce(addr)
+			for i := range next {
+				c, err := echoOnce(addr, sourceAddr(i))
 				mu.Lock()
 				if err != nil {
 					failed++
@@ -78,15 +78,28 @@ func openIdle(ctx context.Context, addr string, n int) ([]net.Conn, int) {
 		}()
 	}
 	for i := 0; i < n && ctx.Err() == nil && !hopeless(&mu, &failed, &conns); i++ {
-		next <- struct{}{}
+		next <- i
 	}
 	close(next)
 	wg.Wait()
 	return conns, failed
 }
 
-func echoOnce(addr string) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+// idleSources is how many loopback source addresses the idle connections
+// are spread over. One source address reaches one destination from at most
+// the ephemeral port range (28,232 ports by default), so 100,000
+// connections need several; all of 127.0.0.0/8 is the loopback's.
+const idleSources = 64
+
+// sourceAddr is the local address of the i-th idle connection: 127.0.1.x,
+// x cycling through idleSources addresses, any port.
+func sourceAddr(i int) *net.TCPAddr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+i%idleSources))}
+}
+
+func echoOnce(addr string, src *net.TCPAddr) (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: src}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
