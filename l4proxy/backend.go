@@ -42,7 +42,7 @@ type Backend struct {
 
 	// Open links, for Gone. Sharded, so that links attaching and
 	// detaching on different cores share no lock (see shardSet).
-	links  shardSet[*link]
+	links  shardSet[goner]
 	gone   atomic.Bool  // Gone was called
 	served atomic.Int64 // links ever attached
 }
@@ -129,19 +129,25 @@ func (b *Backend) Gone() {
 	b.links.each(goneLink)
 }
 
-func goneLink(l *link) { l.backendGone(GoneGrace) }
+func goneLink(l goner) { l.backendGone(GoneGrace) }
 
-// attach lists l as open on b; if b is gone, l is wound down at once.
-// The link is listed before gone is read, and Gone sets gone before it
-// walks the list, so every link is reached by one of them (possibly both:
-// backendGone may run twice).
-func (b *Backend) attach(l *link) {
+// goner is an open link as its Backend sees it: a goroutine link (splice.go)
+// or one in an event loop (elink_linux.go).
+type goner interface {
+	backendGone(grace time.Duration) // see Backend.Gone; may be called twice
+}
+
+// attach lists l (in m) as open on b; if b is gone, l is wound down at
+// once. The link is listed before gone is read, and Gone sets gone before
+// it walks the list, so every link is reached by one of them (possibly
+// both: backendGone may run twice).
+func (b *Backend) attach(m *setMember[goner], l goner) {
 	b.served.Add(1)
-	b.links.add(&l.member, l)
+	b.links.add(m, l)
 	if b.gone.Load() {
 		l.backendGone(GoneGrace)
 	}
 }
 
-// detach removes l from b's open links.
-func (b *Backend) detach(l *link) { b.links.remove(&l.member) }
+// detach removes a link attached in m from b's open links.
+func (b *Backend) detach(m *setMember[goner]) { b.links.remove(m) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -63,37 +64,50 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // accepted starts proxying c unless the connection limit is reached.
 func (p *Proxy) accepted(c net.Conn, inherited bool) {
 	p.stats.accepted.Add(1)
-	m := new(setMember[net.Conn])
-	if !p.track(m, c) {
+	e := &connEntry{conn: c}
+	if !p.track(e) {
 		p.stats.failed.Add(1)
 		c.Close()
 		return
 	}
-	go p.serveTracked(m, c, inherited)
+	go p.serveTracked(e, inherited)
+}
+
+// connEntry is an open client connection as the proxy tracks it, for
+// Shutdown: until its link is handed to an event loop, closing conn ends
+// it; after, the loop aborts it.
+type connEntry struct {
+	conn   net.Conn
+	member setMember[*connEntry]
+	handed bool                  // its link went to a loop; only its own goroutine uses this
+	loop   atomic.Pointer[elink] // the link in its loop, once handed
 }
 
 // serveTracked is one client connection's goroutine: serveConn, then
-// untrack.
-func (p *Proxy) serveTracked(m *setMember[net.Conn], c net.Conn, inherited bool) {
-	defer p.untrack(m)
-	p.serveConn(c, inherited)
+// untrack, unless the link went to an event loop, which untracks it when
+// the link ends.
+func (p *Proxy) serveTracked(e *connEntry, inherited bool) {
+	p.serveConn(e.conn, inherited, e)
+	if !e.handed {
+		p.untrack(e)
+	}
 }
 
-// track registers c as open (in m), enforcing MaxConnections. It fails when
-// the proxy is closing or full. Nothing here is shared by all connections
-// but two atomic words: the active count and the closing flag; c is listed
+// track registers e as open, enforcing MaxConnections. It fails when the
+// proxy is closing or full. Nothing here is shared by all connections but
+// two atomic words: the active count and the stopping flag; e is listed
 // in a shard of p.conns (for Shutdown) before the flag is read, and
 // Shutdown sets the flag before it walks the shards, so a connection that
 // gets in is one Shutdown will see.
-func (p *Proxy) track(m *setMember[net.Conn], c net.Conn) bool {
+func (p *Proxy) track(e *connEntry) bool {
 	n := p.stats.active.Add(1)
 	if limit := p.currentLimits().MaxConnections; limit > 0 && n > int64(limit) {
 		p.dropActive()
 		return false
 	}
-	p.conns.add(m, c)
+	p.conns.add(&e.member, e)
 	if p.stopping.Load() {
-		p.conns.remove(m)
+		p.conns.remove(&e.member)
 		p.dropActive()
 		return false
 	}
@@ -101,8 +115,8 @@ func (p *Proxy) track(m *setMember[net.Conn], c net.Conn) bool {
 }
 
 // untrack forgets a connection registered by track.
-func (p *Proxy) untrack(m *setMember[net.Conn]) {
-	p.conns.remove(m)
+func (p *Proxy) untrack(e *connEntry) {
+	p.conns.remove(&e.member)
 	p.dropActive()
 }
 
@@ -177,22 +191,33 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	select {
 	case <-p.idle:
 		p.cancel()
+		p.releaseLoops()
 		return nil
 	case <-ctx.Done():
 	}
 	p.closeAll()
 	<-p.idle
+	p.releaseLoops()
 	return ctx.Err()
 }
 
-// closeAll aborts every open connection: it cancels dials and closes client
-// sockets; each connection's goroutines then close the backend side.
+// closeAll aborts every open connection: it cancels dials, closes client
+// sockets (each connection's goroutines then close the backend side) and
+// has the event loops abort their links. A link handed to a loop after
+// its entry was passed here sees abortingAll and aborts itself.
 func (p *Proxy) closeAll() {
 	p.cancel()
-	p.conns.each(closeConn)
+	p.abortingAll.Store(true)
+	p.conns.each(closeEntry)
 }
 
-func closeConn(c net.Conn) { c.Close() }
+func closeEntry(e *connEntry) {
+	if l := e.loop.Load(); l != nil {
+		l.abortAsync()
+		return
+	}
+	e.conn.Close()
+}
 
 func nextBackoff(d time.Duration) time.Duration {
 	if d == 0 {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,4 +89,31 @@ func TestPipesReleasedAfterFlood(t *testing.T) {
 	start := time.Now()
 	testutil.Eventually(t, 3*time.Second, "pipes closed", func() bool { return countPipes(t, os.Getpid()) <= before })
 	t.Logf("pipes back to %d within %v of the last connection", before, time.Since(start).Round(time.Millisecond))
+}
+
+// TestIdleLinksHoldNoGoroutine: once dialed, a link belongs to an event
+// loop; an open idle connection keeps no goroutine of the proxy's.
+func TestIdleLinksHoldNoGoroutine(t *testing.T) {
+	if loopsDisabled {
+		t.Skip(DataPlaneEnv + "=goroutines")
+	}
+	srv := newServer(t, echo)
+	p := &Proxy{}
+	p.Switch(NewBackend(srv.addr()))
+	addr := startProxy(t, p)
+	const n = 100
+	for range n {
+		c := testutil.Dial(t, addr)
+		if err := roundTrip(c, "hi"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "no proxy goroutine per connection", func() bool {
+		buf := make([]byte, 1<<22)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return !strings.Contains(stacks, "l4proxy.(*Proxy).serveTracked") && !strings.Contains(stacks, "l4proxy.copyToClient")
+	})
+	if st := p.Stats(); st.Active != n {
+		t.Fatalf("active %d, want %d", st.Active, n)
+	}
 }
