@@ -33,21 +33,33 @@ func measureIdle(ctx context.Context, st *stack, o options, res *results) error 
 			continue
 		}
 		pids := t.pids()
-		rss0, fds0, socks0 := rssKB(pids), fdCount(pids), socketCount(pids)
-		conns, failed := openIdle(ctx, t.echo, n)
-		settle(pids)
-		rss1, fds1 := rssKB(t.pids()), fdCount(t.pids())
-		held := len(conns)
-		for _, c := range conns {
-			c.Close()
-		}
-		row := idleRow{Target: t.name, Conns: held, OpenFailedConn: failed}
-		if held > 0 {
-			row.RSSKBPerConn = float64(rss1-rss0) / float64(held)
-			row.FDsPerConn = float64(fds1-fds0) / float64(held)
+		// Twice: the first batch ("cold") is what the figures
+		// are; the second, after the first was closed, is what an open
+		// connection costs once a process has grown its pools and heap
+		// (and, for Go, kept the freed stacks of the goroutines that dialed).
+		var row idleRow
+		for batch := range 2 {
+			socks0 := socketCount(pids)
+			rss0, fds0 := rssKB(pids), fdCount(pids)
+			conns, failed := openIdle(ctx, t.echo, n)
+			settle(pids)
+			rss1, fds1 := rssKB(t.pids()), fdCount(t.pids())
+			held := len(conns)
+			for _, c := range conns {
+				c.Close()
+			}
+			waitSockets(pids, socks0)
+			if batch == 0 {
+				row = idleRow{Target: t.name, Conns: held, OpenFailedConn: failed}
+				if held > 0 {
+					row.RSSKBPerConn = float64(rss1-rss0) / float64(held)
+					row.FDsPerConn = float64(fds1-fds0) / float64(held)
+				}
+			} else if held > 0 {
+				row.RSSKBPerConnWarm = float64(rss1-rss0) / float64(held)
+			}
 		}
 		res.Idle = append(res.Idle, row)
-		waitSockets(pids, socks0)
 	}
 	return nil
 }

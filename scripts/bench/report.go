@@ -124,9 +124,9 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&b, "%s, %d cores, load average %s → %s, `%s`\n\n",
 		r.Date, r.Cores, r.LoadAvg[0], r.LoadAvg[1], r.Command)
 	if len(r.Bulk) == 0 { // make bench-idle: the idle step alone
-		b.WriteString("| target | idle connections held | idle KB/conn | idle fds/conn | failed to open |\n|---|---|---|---|---|\n")
+		b.WriteString("| target | idle connections held | idle KB/conn (first batch) | idle KB/conn (second batch) | idle fds/conn | failed to open |\n|---|---|---|---|---|---|\n")
 		for _, x := range r.Idle {
-			fmt.Fprintf(&b, "| %s | %d | %.1f | %.2f | %d |\n", x.Target, x.Conns, x.RSSKBPerConn, x.FDsPerConn, x.OpenFailedConn)
+			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.2f | %d |\n", x.Target, x.Conns, x.RSSKBPerConn, x.RSSKBPerConnWarm, x.FDsPerConn, x.OpenFailedConn)
 		}
 		return b.String()
 	}
