@@ -263,7 +263,7 @@ func (l *elink) gone(grace time.Duration) {
 	if l.writeTimeout <= 0 || grace < l.writeTimeout {
 		l.writeTimeout = grace
 	}
-	if !l.blockedAt.IsZero() {
+	if l.d[toClient].c != nil { // a write to the client is blocked now: its clock restarts with grace
 		l.blockedAt = time.Now()
 		l.acked = tcpInfoFD(l.fd[toBackend]).Bytes_acked
 	}
