@@ -72,35 +72,46 @@ func (p *Proxy) rejected(pr peer, err error) {
 	p.log.Log(context.Background(), level, "l4proxy: client closed: PROXY header rejected", args...)
 }
 
-// connect proxies client to the current backend, waiting for one (or for
-// a failing one to accept) until the connect deadline. It returns nil once
-// the client was served, else why it was not.
+// connect proxies client to a current backend, waiting for one (or for
+// a failing one to accept) until the connect deadline. With several
+// backends, one whose dial fails is left out and the next least loaded is
+// tried at once; only when every one has failed does the client back off.
+// It returns nil once the client was served, else why it was not.
 func (p *Proxy) connect(client net.Conn, w *waiter) error {
 	lastErr := errNoBackend
+	var failed []*Backend // backends of t whose dial failed this round
 	for {
 		t := p.target.Load()
 		if t.refuse {
 			return errRefused
 		}
 		var backoff time.Duration
-		if t.backend != nil {
+		if b := t.pick(failed); b != nil {
 			if p.picked != nil {
-				p.picked(t.backend)
+				p.picked(b)
 			}
-			served, err := p.proxyTo(t.backend, client, w)
+			served, err := p.proxyTo(b, client, w)
 			if served {
 				return nil
 			}
-			if err != nil { // dial failed: retry after a backoff, or at once on Switch
-				lastErr, backoff = err, w.nextBackoff()
+			// err == nil: b was retired since we loaded t: by this
+			// proxy's Switch (t.changed is closed, wait returns at once)
+			// or by another proxy sharing it (wait for a Switch).
+			if err != nil {
+				lastErr = err
+				failed = append(failed, b)
 			}
-			// err == nil: t.backend was retired since we loaded t: by
-			// this proxy's Switch (t.changed is closed, wait returns at
-			// once) or by another proxy sharing it (wait for a Switch).
+			if t.pick(failed) != nil {
+				continue // another backend of t may take the client
+			}
+		}
+		if len(failed) > 0 { // every backend of t failed: retry after a backoff, or at once on Switch
+			backoff = w.nextBackoff()
 		}
 		if err := w.wait(t.changed, backoff); err != nil {
 			return fmt.Errorf("%w (last: %w)", err, lastErr)
 		}
+		failed = failed[:0]
 	}
 }
 

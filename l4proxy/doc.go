@@ -4,16 +4,20 @@
 //
 // # Model
 //
-// A Proxy holds one routing decision at a time: a Backend, "none yet" or
-// "refuse". Switch and Refuse replace it atomically and affect new
-// connections only; open connections stay on the backend they were dialed
-// to. A client that arrives while there is no backend, or while dials fail,
+// A Proxy holds one routing decision at a time: a set of Backends (one per
+// instance of the app), "none yet" or "refuse". Switch, SwitchSet and
+// Refuse replace it atomically and affect new connections only; open
+// connections stay on the backend they were dialed to. Each new connection
+// goes to the backend of the set with the fewest open connections (ties
+// taken in turn); one whose dial fails is left out and the next is tried
+// at once. A client that arrives while there is no backend, or while dials fail,
 // waits up to ConnectTimeout and is woken by the next Switch (an event, not
 // polling); dials are retried with a short backoff.
 //
 // Every Backend counts its open connections exactly. The count is taken
-// before the dial and dropped, deferred, in the same function when the
-// proxied connection ends. Switch retires the previous backend: a retired
+// before the dial and dropped when the proxied connection ends: deferred
+// in proxyTo when the dial fails or the link runs in goroutines, by the
+// event loop when the link ends there. Switch retires the previous backend: a retired
 // backend takes no new connections, and when its count reaches zero its
 // Drained channel closes. Count and "retired" live in one atomic word, so
 // "retired and zero" is a one-way gate: nothing is ever dialed to a backend

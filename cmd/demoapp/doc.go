@@ -7,6 +7,7 @@
 //	POST /sick       this process (only) answers 503 on /health from now on
 //	GET /slow?ms=N   the same line as /, after N milliseconds
 //	GET /inflight    how many /slow requests are being served right now
+//	GET /work?n=N    the same line as /, after N thousand rounds of SHA-256 (a CPU-bound endpoint)
 //
 // With --echo it is a line-echo TCP server instead: every line a client sends
 // is written back; when the client half-closes, any unterminated rest is

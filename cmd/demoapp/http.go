@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,7 +28,7 @@ func (id identity) answer(client string) string {
 	return fmt.Sprintf("pid=%d started=%s port=%d client=%s\n", id.pid, id.started.Format(time.RFC3339Nano), id.port, client)
 }
 
-// newHandler routes /, /health, /sick, /slow and /inflight. healthFile ""
+// newHandler routes /, /health, /sick, /slow, /inflight, /alloc and /work. healthFile ""
 // means healthy until POST /sick.
 func newHandler(id identity, healthFile string) http.Handler {
 	var inflight atomic.Int64 // /slow requests being served
@@ -56,6 +57,7 @@ func newHandler(id identity, healthFile string) http.Handler {
 		fmt.Fprintln(w, inflight.Load())
 	})
 	mux.HandleFunc("GET /alloc", allocate)
+	mux.HandleFunc("GET /work", func(w http.ResponseWriter, r *http.Request) { work(w, r, id) })
 	return mux
 }
 
@@ -90,6 +92,23 @@ func slow(w http.ResponseWriter, r *http.Request, id identity) {
 		fmt.Fprint(w, id.answer(r.RemoteAddr))
 	case <-r.Context().Done(): // client gone, or the grace ran out
 	}
+}
+
+// work answers like / after ?n=N thousand rounds of SHA-256 (about a
+// millisecond of one core per 4 on a current CPU): a CPU-bound endpoint,
+// to show what more instances of an app buy. The cost is a count, not a
+// duration, so a busy machine makes it slower instead of cheaper.
+func work(w http.ResponseWriter, r *http.Request, id identity) {
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil || n < 0 || n > 1_000_000 {
+		http.Error(w, "n must be an integer from 0 to 1000000", http.StatusBadRequest)
+		return
+	}
+	sum := sha256.Sum256([]byte(id.answer(r.RemoteAddr)))
+	for range n * 1000 {
+		sum = sha256.Sum256(sum[:])
+	}
+	fmt.Fprintf(w, "%sworked n=%d: %x\n", id.answer(r.RemoteAddr), n, sum[:4])
 }
 
 // held is the memory /alloc took; it is never given back.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -98,6 +99,41 @@ func TestSlowRejectsBadMs(t *testing.T) {
 	if code, body := get(t, "http://"+addr+"/slow?ms=1"); code != http.StatusOK || !identityRE.MatchString(body) {
 		t.Errorf("GET /slow?ms=1 = %d %q, want 200 and the identity line", code, body)
 	}
+}
+
+// TestWorkSpendsCPU: /work?n=N answers the identity line after spending
+// CPU in the process, not sleeping.
+func TestWorkSpendsCPU(t *testing.T) {
+	p, addr := startListening(t, "--port", "0")
+	for _, q := range []string{"", "?n=x", "?n=-1", "?n=1000001"} {
+		if code, _ := get(t, "http://"+addr+"/work"+q); code != http.StatusBadRequest {
+			t.Errorf("GET /work%s = %d, want 400", q, code)
+		}
+	}
+	before := cpuTicks(t, p.pid())
+	code, body := get(t, "http://"+addr+"/work?n=2000")
+	first, rest, _ := strings.Cut(body, "\n")
+	if code != http.StatusOK || !identityRE.MatchString(first+"\n") || !strings.HasPrefix(rest, "worked n=2000: ") {
+		t.Fatalf("GET /work?n=2000 = %d %q, want 200, the identity line and \"worked n=2000\"", code, body)
+	}
+	// Two million SHA-256 rounds take hundreds of ms of CPU; clock ticks
+	// are 10 ms.
+	if used := cpuTicks(t, p.pid()) - before; used < 10 {
+		t.Fatalf("GET /work?n=2000 used %d clock ticks of CPU, want at least 10", used)
+	}
+}
+
+// cpuTicks is pid's user and system CPU time in clock ticks (/proc/PID/stat).
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	utime, _ := strconv.Atoi(fields[11]) // fields 14 and 15 of the line, counted after the name
+	stime, _ := strconv.Atoi(fields[12])
+	return utime + stime
 }
 
 // rawConn is a client connection that speaks HTTP/1.1 by hand, so the test

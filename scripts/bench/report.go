@@ -25,13 +25,23 @@ func (r *results) evaluate() {
 	add := func(target string, got float64, want string, met bool) {
 		r.Checks = append(r.Checks, check{target, got, want, met})
 	}
-	add("bulk 1 stream, ratio to direct", b.Ratio1, ">= 0.70", b.Ratio1 >= 0.70)
-	add("bulk 1 stream, ratio to HAProxy", ratio(b.Gbps1, bh.Gbps1), ">= 1", b.Gbps1 >= bh.Gbps1)
-	add("bulk 8 streams, ratio to HAProxy", ratio(b.Gbps8, bh.Gbps8), ">= 1", b.Gbps8 >= bh.Gbps8)
-	add("short connections req/s, ratio to HAProxy", ratio(s.RPS, sh.RPS), ">= 0.90", s.RPS >= 0.9*sh.RPS)
-	add("keep-alive p99, ratio to HAProxy", ratio(k.P99ms, kh.P99ms), "<= 1.50", k.P99ms <= 1.5*kh.P99ms)
-	ka, kah := row(r.KeepAliveRPS, "gracevisord"), row(r.KeepAliveRPS, "haproxy")
-	add("keep-alive req/s, ratio to HAProxy", ratio(ka.RPS, kah.RPS), ">= 1.0", ka.RPS >= kah.RPS)
+	if len(r.Bulk) > 0 { // a run with -only may leave sections out
+		add("bulk 1 stream, ratio to direct", b.Ratio1, ">= 0.70", b.Ratio1 >= 0.70)
+		add("bulk 1 stream, ratio to HAProxy", ratio(b.Gbps1, bh.Gbps1), ">= 1", b.Gbps1 >= bh.Gbps1)
+		add("bulk 8 streams, ratio to HAProxy", ratio(b.Gbps8, bh.Gbps8), ">= 1", b.Gbps8 >= bh.Gbps8)
+	}
+	if len(r.Short) > 0 {
+		add("short connections req/s, ratio to HAProxy", ratio(s.RPS, sh.RPS), ">= 0.90", s.RPS >= 0.9*sh.RPS)
+	}
+	if len(r.KeepAlive) > 0 {
+		add("keep-alive p99, ratio to HAProxy", ratio(k.P99ms, kh.P99ms), "<= 1.50", k.P99ms <= 1.5*kh.P99ms)
+	}
+	if ka, kah := row(r.KeepAliveRPS, "gracevisord"), row(r.KeepAliveRPS, "haproxy"); kah.RPS > 0 {
+		add("keep-alive req/s, ratio to HAProxy", ratio(ka.RPS, kah.RPS), ">= 1.0", ka.RPS >= kah.RPS)
+	}
+	if kr, krh := row(r.KeepAliveRedis, "gracevisord"), row(r.KeepAliveRedis, "haproxy"); krh.RPS > 0 {
+		add("redis -k 1 req/s, ratio to HAProxy", ratio(kr.RPS, krh.RPS), ">= 1.0", kr.RPS >= krh.RPS)
+	}
 	for _, x := range r.Reload {
 		if x.Operation == "reload" || x.Operation == "upgrade" {
 			failed := float64(x.FailedRequests + x.FailedConns + x.OpFailures)
@@ -74,7 +84,8 @@ func (r *results) print(w io.Writer) {
 		title string
 		rows  []httpRow
 	}{{"short connections (wrk, Connection: close)", r.Short}, {"keep-alive, fixed rate", r.KeepAlive},
-		{"keep-alive throughput (wrk, persistent connections)", r.KeepAliveRPS}} {
+		{"keep-alive throughput (wrk, persistent connections)", r.KeepAliveRPS},
+		{"redis keep-alive throughput (redis-benchmark -k 1, SET and GET)", r.KeepAliveRedis}} {
 		section(part.title, "target\treq/s\tratio\tp50 ms\tp99 ms\terrors\tproxy CPU µs/req")
 		for _, h := range part.rows {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.3f\t%.3f\t%d\t%s\t\n", h.Target, h.RPS, h.RatioRPS, h.P50ms, h.P99ms,
@@ -143,6 +154,12 @@ func (r *results) markdown() string {
 		fmt.Fprintf(&b, "| %s | %.2f (%.2f) | %s | %.2f (%.2f) | %s | %.0f (%.2f) | %.2f / %.2f | %s | %.2f / %.2f | %.0f (%.2f) | %s |\n",
 			bl.Target, bl.Gbps1, bl.Ratio1, cpu(bl.Target, bl.CPU1), bl.Gbps8, bl.Ratio8, cpu(bl.Target, bl.CPU8),
 			s.RPS, s.RatioRPS, s.P50ms, s.P99ms, micro(bl.Target, s.ProxyCPUus), k.P50ms, k.P99ms, kr.RPS, kr.RatioRPS, idle)
+	}
+	if len(r.KeepAliveRedis) > 0 {
+		b.WriteString("\n| target | redis-benchmark -k 1 req/s (ratio to direct) | errors |\n|---|---|---|\n")
+		for _, x := range r.KeepAliveRedis {
+			fmt.Fprintf(&b, "| %s | %.0f (%.2f) | %d |\n", x.Target, x.RPS, x.RatioRPS, x.Errors)
+		}
 	}
 	b.WriteString("\n| gracevisord under short-connection load | count | req/s | failed requests | failed connections | median ms | max ms |\n|---|---|---|---|---|---|---|\n")
 	for _, x := range r.Reload {

@@ -19,9 +19,11 @@ type results struct {
 	Short     []httpRow `json:"short_connections"`
 	KeepAlive []httpRow `json:"keepalive"`
 	// KeepAliveRPS is wrk over persistent connections, as fast as it goes.
-	KeepAliveRPS []httpRow   `json:"keepalive_throughput"`
-	Idle         []idleRow   `json:"idle"`
-	Reload       []reloadRow `json:"reload_under_load"`
+	KeepAliveRPS []httpRow `json:"keepalive_throughput"`
+	// KeepAliveRedis is redis-benchmark -k 1 (SET and GET), as fast as it goes.
+	KeepAliveRedis []httpRow   `json:"keepalive_redis,omitempty"`
+	Idle           []idleRow   `json:"idle"`
+	Reload         []reloadRow `json:"reload_under_load"`
 }
 
 type bulkRow struct {

@@ -10,6 +10,8 @@ command -v nginx >/dev/null || need+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
 command -v wrk >/dev/null || need+=(wrk)
 command -v iperf3 >/dev/null || need+=(iperf3)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-benchmark >/dev/null || need+=(redis-tools)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   apt-get update -qq
@@ -17,6 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
   # Debian starts the services it installs; the benchmark runs its own instances.
   service nginx stop >/dev/null 2>&1 || true
   service haproxy stop >/dev/null 2>&1 || true
+  service redis-server stop >/dev/null 2>&1 || true
 fi
 make build >/dev/null
 exec go run ./scripts/bench -bin ./bin "$@"

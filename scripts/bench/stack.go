@@ -22,8 +22,10 @@ type target struct {
 	demo string // HTTP backend (demoapp)
 	echo string // line-echo backend (demoapp --echo), for idle connections
 	bulk string // iperf3 server
-	cmd  *exec.Cmd
-	pid  int // the proxy's pid when it is not cmd's: gracevisord after an upgrade
+	// redis is redis-server, when installed (see redis.go); empty otherwise.
+	redis string
+	cmd   *exec.Cmd
+	pid   int // the proxy's pid when it is not cmd's: gracevisord after an upgrade
 }
 
 // pids lists the processes whose CPU and memory count as the proxy's: the proxy
@@ -126,6 +128,10 @@ func (s *stack) startGracevisor(ctx context.Context) (*target, error) {
 	t := &target{name: "gracevisord", demo: freeAddr(), echo: freeAddr(), bulk: freeAddr()}
 	conf := fmt.Sprintf(gracevisorConf, port(s.rpc), filepath.Join(s.dir, "log"),
 		s.bin, port(t.demo), s.bin, port(t.echo), port(t.bulk))
+	if haveRedis() {
+		t.redis = freeAddr()
+		conf += fmt.Sprintf(redisApp, port(t.redis))
+	}
 	if err := os.WriteFile(filepath.Join(s.dir, "gracevisor.yaml"), []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
@@ -165,6 +171,8 @@ func (s *stack) backendAddrs(ctx context.Context) (*target, error) {
 			t.echo = addr
 		case "bulk":
 			t.bulk = addr
+		case "redis":
+			t.redis = addr
 		}
 	}
 	return t, nil
@@ -199,6 +207,10 @@ func (s *stack) startHAProxy(direct *target) (*target, error) {
 	conf := filepath.Join(s.dir, "haproxy.cfg")
 	maxconn := (s.fdLimit - 200) * 2 / 5 // maxsock = 2.5 × maxconn + a few
 	text := fmt.Sprintf(haproxyConf, maxconn, maxconn, t.demo, direct.demo, t.echo, direct.echo, t.bulk, direct.bulk)
+	if direct.redis != "" {
+		t.redis = freeAddr()
+		text += fmt.Sprintf("listen redis\n    bind %s\n    server s %s\n", t.redis, direct.redis)
+	}
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, err
 	}
@@ -216,14 +228,19 @@ stream {
     server { listen %[2]s; proxy_pass %[3]s; }
     server { listen %[4]s; proxy_pass %[5]s; proxy_timeout 1h; }
     server { listen %[6]s; proxy_pass %[7]s; }
-}
+%[10]s}
 `
 
 func (s *stack) startNginx(direct *target) (*target, error) {
 	t := &target{name: "nginx", demo: freeAddr(), echo: freeAddr(), bulk: freeAddr()}
 	conf := filepath.Join(s.dir, "nginx.conf")
+	var redis string
+	if direct.redis != "" {
+		t.redis = freeAddr()
+		redis = fmt.Sprintf("    server { listen %s; proxy_pass %s; proxy_timeout 1h; }\n", t.redis, direct.redis)
+	}
 	text := fmt.Sprintf(nginxConf, s.dir, t.demo, direct.demo, t.echo, direct.echo, t.bulk, direct.bulk,
-		s.fdLimit, s.fdLimit/2)
+		s.fdLimit, s.fdLimit/2, redis)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, err
 	}
@@ -278,7 +295,7 @@ func (s *stack) stop() {
 func (s *stack) versions() map[string]string {
 	v := map[string]string{}
 	for name, args := range map[string][]string{
-		"haproxy": {"-v"}, "nginx": {"-v"}, "wrk": {"--version"}, "iperf3": {"--version"},
+		"haproxy": {"-v"}, "nginx": {"-v"}, "redis-server": {"--version"}, "wrk": {"--version"}, "iperf3": {"--version"},
 		filepath.Join(s.bin, "gracevisord"): {"--version"},
 	} {
 		out, _ := exec.Command(name, args...).CombinedOutput()
