@@ -18,7 +18,7 @@ DIST       ?= dist
 # dpkg-deb's compression: xz (smallest) or gzip (faster, for tests).
 DEB_COMPRESS ?= xz
 
-.PHONY: all build test run bench lint fuzz install deb clean
+.PHONY: all build test run bench bench-idle lint fuzz install deb clean
 
 all: build
 
@@ -42,6 +42,12 @@ run: build
 bench: build
 	@if [ -x scripts/bench/run.sh ]; then scripts/bench/run.sh; \
 	else $(GO) test -run '^$$' -bench . -benchtime 2s ./l4proxy/; fi
+
+## bench-idle: only the idle-connection step of make bench, with N connections per proxy
+## (make bench-idle N=100000; needs root or a hard nofile limit above 3×N, see docs/performance.md)
+N ?= 10000
+bench-idle: build
+	scripts/bench/run.sh -only idle -idle $(N)
 
 ## lint: gofmt and go vet must be clean, here and for darwin and freebsd
 lint:

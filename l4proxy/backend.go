@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -41,19 +40,16 @@ type Backend struct {
 	state    atomic.Int64 // retiredBit | open connections
 	drained  chan struct{}
 
-	mu     sync.Mutex // guards links, gone and served
-	links  *link      // open links, a list through link.prev and link.next
-	gone   bool       // Gone was called
-	served int64      // links ever attached
+	// Open links, for Gone. Sharded, so that links attaching and
+	// detaching on different cores share no lock (see shardSet).
+	links  shardSet[goner]
+	gone   atomic.Bool  // Gone was called
+	served atomic.Int64 // links ever attached
 }
 
 // Served returns how many connections b has carried (dialed and proxied),
 // open ones included.
-func (b *Backend) Served() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.served
-}
+func (b *Backend) Served() int64 { return b.served.Load() }
 
 // NewBackend returns a Backend for addr ("host:port"); a host name is
 // resolved on every dial.
@@ -129,40 +125,29 @@ func (b *Backend) Gone() {
 	if b == nil {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.gone = true
-	for l := b.links; l != nil; l = l.next {
+	b.gone.Store(true)
+	b.links.each(goneLink)
+}
+
+func goneLink(l goner) { l.backendGone(GoneGrace) }
+
+// goner is an open link as its Backend sees it: a goroutine link (splice.go)
+// or one in an event loop (elink_linux.go).
+type goner interface {
+	backendGone(grace time.Duration) // see Backend.Gone; may be called twice
+}
+
+// attach lists l (in m) as open on b; if b is gone, l is wound down at
+// once. The link is listed before gone is read, and Gone sets gone before
+// it walks the list, so every link is reached by one of them (possibly
+// both: backendGone may run twice).
+func (b *Backend) attach(m *setMember[goner], l goner) {
+	b.served.Add(1)
+	b.links.add(m, l)
+	if b.gone.Load() {
 		l.backendGone(GoneGrace)
 	}
 }
 
-// attach lists l as open on b; if b is gone, l is wound down at once.
-func (b *Backend) attach(l *link) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.gone {
-		l.backendGone(GoneGrace)
-	}
-	b.served++
-	l.next = b.links
-	if b.links != nil {
-		b.links.prev = l
-	}
-	b.links = l
-}
-
-// detach removes l from b's open links.
-func (b *Backend) detach(l *link) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if l.prev != nil {
-		l.prev.next = l.next
-	} else {
-		b.links = l.next
-	}
-	if l.next != nil {
-		l.next.prev = l.prev
-	}
-	l.prev, l.next = nil, nil
-}
+// detach removes a link attached in m from b's open links.
+func (b *Backend) detach(m *setMember[goner]) { b.links.remove(m) }

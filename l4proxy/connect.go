@@ -28,14 +28,14 @@ var (
 // serveConn finds a backend for client (waiting up to ConnectTimeout) and
 // proxies it. It owns client and closes it on return.
 // inherited says the listener already gave client its keepalive setting.
-func (p *Proxy) serveConn(client net.Conn, inherited bool) {
-	defer p.untrack(client)
+// e is client's entry among the proxy's open connections (see track).
+func (p *Proxy) serveConn(client net.Conn, inherited bool, e *connEntry) {
 	defer client.Close()
 	if !inherited {
 		p.setClientKeepAlive(client)
 	}
 	lim := p.currentLimits()
-	w := waiter{p: p, start: time.Now()}
+	w := waiter{p: p, start: time.Now(), entry: e}
 	w.deadline = w.start.Add(p.connectTimeout())
 	pr, err := readPeer(client, &lim)
 	if err != nil {
@@ -115,16 +115,24 @@ func (p *Proxy) connect(client net.Conn, w *waiter) error {
 	}
 }
 
-// proxyTo counts a connection on b, dials it and proxies client to it until
-// both directions are done. It returns served == false with a nil error if
-// b was retired (nothing was dialed), or with the dial error. The count is
-// taken before the dial and dropped when this function returns, so b's
-// drained gate cannot close while a dial to it is in flight.
+// proxyTo counts a connection on b, dials it and proxies client to it: it
+// hands the two sockets to an event loop (Linux, see loop_linux.go) and
+// returns, or copies in this goroutine and a second one until both
+// directions are done. It returns served == false with a nil error if b
+// was retired (nothing was dialed), or with the dial error. The count is
+// taken before the dial and dropped when the proxied connection ends (or
+// the dial failed), so b's drained gate cannot close while a dial to it is
+// in flight or a link to it is open.
 func (p *Proxy) proxyTo(b *Backend, client net.Conn, w *waiter) (served bool, err error) {
 	if !b.acquire() {
 		return false, nil
 	}
-	defer b.release()
+	handed := false
+	defer func() {
+		if !handed {
+			b.release()
+		}
+	}()
 	backend, err := p.dial(b, w.deadline)
 	if err != nil {
 		return false, err
@@ -132,9 +140,13 @@ func (p *Proxy) proxyTo(b *Backend, client net.Conn, w *waiter) (served bool, er
 	if err := writePreamble(backend, w.preamble); err != nil {
 		return false, err // nothing of the client's is lost: try again
 	}
+	if p.handoff(b, client, backend, w.entry) {
+		handed = true // the loop releases b, and untracks the client, when the link ends
+		return true, nil
+	}
 	l := p.newLink(client, backend)
-	b.attach(l)
-	defer b.detach(l)
+	b.attach(&l.member, l)
+	defer b.detach(&l.member)
 	l.run()
 	return true, nil
 }
@@ -179,6 +191,7 @@ type waiter struct {
 	deadline time.Time   // start + ConnectTimeout
 	timer    *time.Timer // created on the first wait only
 	preamble []byte      // written to every backend connection first (see writePreamble)
+	entry    *connEntry  // the client's tracking entry (see Proxy.track)
 	backoff  time.Duration
 	waited   bool
 }

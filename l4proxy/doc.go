@@ -15,44 +15,75 @@
 // polling); dials are retried with a short backoff.
 //
 // Every Backend counts its open connections exactly. The count is taken
-// before the dial and dropped, deferred, in the same function when the
-// proxied connection ends. Switch retires the previous backend: a retired
+// before the dial and dropped when the proxied connection ends: deferred
+// in proxyTo when the dial fails or the link runs in goroutines, by the
+// event loop when the link ends there. Switch retires the previous backend: a retired
 // backend takes no new connections, and when its count reaches zero its
 // Drained channel closes. Count and "retired" live in one atomic word, so
 // "retired and zero" is a one-way gate: nothing is ever dialed to a backend
 // after Drained closed. The supervisor waits on Drained before it stops the
 // old instance.
 //
-// # Copy path
+// No lock is common to all connections. Per connection the proxy touches
+// atomic words (the active count, the backend's state word, the stats) and
+// two sharded sets (shardset.go): the proxy's open client connections, which
+// Shutdown closes, and each backend's open links, which Backend.Gone winds
+// down. A member goes to one of 32 shards picked at random, each with its
+// own short lock, so connections on different cores almost never meet; the
+// rare walks of a whole set lock one shard at a time, and a flag set before
+// the walk and read after every add makes sure no member is missed.
 //
-// Each direction of a link is a stream (stream_linux.go): it waits on the
-// non-blocking socket through Go's poller (RawConn), and once bytes are
-// there it takes a pipe from a pool and splice(2)s them from one socket into
-// the pipe and out to the other, so they never enter user space. The pipe
-// goes back to the pool as soon as it is empty: an idle connection holds no
-// pipe, and a pooled pipe unused for half a second is closed. A clean EOF is
-// forwarded as a half-close (CloseWrite); the direction still running is
-// then closed if the kernel's TCP_INFO counters show no progress for
+// # Data plane
+//
+// Accept, the PROXY-header read, the wait for a backend and the dial run in
+// a goroutine per new connection. Once dialed, on Linux, the link is handed
+// to an event loop (loop_linux.go, elink_linux.go) and that goroutine ends:
+// both sockets' descriptors are duplicated and Go's are closed (so no Go
+// poller watches them), and one of GOMAXPROCS−1 loops (at least one; the
+// spare P keeps accepts and dials running while loops sleep in
+// epoll_wait) registers them, edge-triggered. An idle connection therefore
+// costs two descriptors and a small struct: no goroutine, no pipe. The
+// loops are shared by the process's proxies, started by the first link and
+// stopped when the last proxy that used them has shut down.
+//
+// Each direction of a link moves a chunk at a time: when its source is
+// readable it takes a pipe from a pool and splice(2)s into it and out to
+// the destination, so bytes never enter user space, and the pipe goes back
+// to the pool once empty (a pooled pipe unused for half a second is
+// closed). A direction whose destination is full keeps its one pipe until
+// the destination's EPOLLOUT, and reads nothing meanwhile: a client that
+// never reads costs at most one pipe, and the backend is held back by TCP.
+// A direction moves at most 1 MiB per turn, then waits until the loop's
+// other ready links had theirs. When no pipe can be made (out of
+// descriptors), a chunk is a user-space buffer instead. A clean EOF is
+// forwarded as a half-close (shutdown SHUT_WR); the direction still running
+// is then aborted if the kernel's TCP_INFO counters show no progress for
 // FinTimeout. A reset or error on either side aborts both (resetting a side
-// whose stream had not ended cleanly).
+// whose stream had not ended cleanly). The loop checks its links' clocks
+// (FinTimeout, ClientWriteTimeout, a gone backend's grace) every 100 ms
+// while any runs.
+//
+// Elsewhere (and with the l4proxy_portable build tag, or
+// GRACEVISOR_DATAPLANE=goroutines in the environment) a link is two
+// goroutines, one per direction (splice.go, copy.go): on Linux the same
+// pipe-per-chunk splice through Go's poller (stream_linux.go), otherwise a
+// user-space copy.
 //
 // # Stuck clients and gone backends
 //
 // A client that stops reading fills its window and would block the copy
 // towards it forever. A write to the client that makes no progress for
 // ClientWriteTimeout (the client acknowledged nothing) aborts the link; the
-// deadline is set only while such a write is blocked. And each Backend keeps
-// a list of its open links: when the server behind it exits, Backend.Gone
-// winds them down at once (the client's direction ends, the server's last
-// bytes are still delivered, and a side that makes no progress for
-// GoneGrace aborts the link), so a dead instance never holds connections or
-// MaxConnections slots.
+// clock runs only while such a write is blocked. And each Backend keeps
+// the set of its open links: when the server behind it exits,
+// Backend.Gone winds them down at once (the client's direction ends, the
+// server's last bytes are still delivered, and a side that makes no
+// progress for GoneGrace aborts the link), so a dead instance never holds
+// connections or MaxConnections slots.
 //
-// Per connection the proxy spends two goroutines and about 27 system calls
-// on Linux (accept, dial, splice calls per direction, shutdown, close,
-// poller registration). Listeners from Proxy.Listen pass TCP keepalive to
-// accepted sockets, and loopback backends get none, so no keepalive option
-// is set per connection.
+// Listeners from Proxy.Listen pass TCP keepalive to accepted sockets, and
+// loopback backends get none, so no keepalive option is set per
+// connection.
 //
 // # File descriptors
 //
@@ -61,6 +92,7 @@
 // does. Call RaiseFileLimit at start. When descriptors run out, accept backs
 // off and retries (pending clients wait in the kernel backlog), dials fail
 // and are retried within ConnectTimeout, and a chunk that cannot get a pipe
-// is copied through a user-space buffer; service resumes as soon as
-// connections close.
+// is copied through a user-space buffer; a link whose descriptors cannot
+// be duplicated for its loop stays in goroutines; service resumes as soon
+// as connections close.
 package l4proxy

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -63,40 +64,69 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // accepted starts proxying c unless the connection limit is reached.
 func (p *Proxy) accepted(c net.Conn, inherited bool) {
 	p.stats.accepted.Add(1)
-	if !p.track(c) {
+	e := &connEntry{conn: c}
+	if !p.track(e) {
 		p.stats.failed.Add(1)
 		c.Close()
 		return
 	}
-	go p.serveConn(c, inherited)
+	go p.serveTracked(e, inherited)
 }
 
-// track registers c as open, enforcing MaxConnections. It fails when the
-// proxy is closing or full.
-func (p *Proxy) track(c net.Conn) bool {
+// connEntry is an open client connection as the proxy tracks it, for
+// Shutdown: until its link is handed to an event loop, closing conn ends
+// it; after, the loop aborts it.
+type connEntry struct {
+	conn   net.Conn
+	member setMember[*connEntry]
+	handed bool                  // its link went to a loop; only its own goroutine uses this
+	loop   atomic.Pointer[elink] // the link in its loop, once handed
+}
+
+// serveTracked is one client connection's goroutine: serveConn, then
+// untrack, unless the link went to an event loop, which untracks it when
+// the link ends.
+func (p *Proxy) serveTracked(e *connEntry, inherited bool) {
+	p.serveConn(e.conn, inherited, e)
+	if !e.handed {
+		p.untrack(e)
+	}
+}
+
+// track registers e as open, enforcing MaxConnections. It fails when the
+// proxy is closing or full. Nothing here is shared by all connections but
+// two atomic words: the active count and the stopping flag; e is listed
+// in a shard of p.conns (for Shutdown) before the flag is read, and
+// Shutdown sets the flag before it walks the shards, so a connection that
+// gets in is one Shutdown will see.
+func (p *Proxy) track(e *connEntry) bool {
 	n := p.stats.active.Add(1)
 	if limit := p.currentLimits().MaxConnections; limit > 0 && n > int64(limit) {
-		p.stats.active.Add(-1)
+		p.dropActive()
 		return false
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.shutdown {
-		p.stats.active.Add(-1)
+	p.conns.add(&e.member, e)
+	if p.stopping.Load() {
+		p.conns.remove(&e.member)
+		p.dropActive()
 		return false
 	}
-	p.conns[c] = struct{}{}
 	return true
 }
 
-// untrack forgets c; the last one out after Shutdown started closes idle.
-func (p *Proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.conns, c)
-	p.stats.active.Add(-1)
-	if p.shutdown && len(p.conns) == 0 {
-		closeOnce(p.idle)
+// untrack forgets a connection registered by track.
+func (p *Proxy) untrack(e *connEntry) {
+	p.conns.remove(&e.member)
+	p.dropActive()
+}
+
+// dropActive un-counts one connection; the last one out after Shutdown
+// started closes idle. (Shutdown sets stopping before it reads the count,
+// and this reads stopping after it drops the count, so one of them sees
+// the other and idle is closed.)
+func (p *Proxy) dropActive() {
+	if p.stats.active.Add(-1) == 0 && p.stopping.Load() {
+		p.idleOnce.Do(func() { close(p.idle) })
 	}
 }
 
@@ -148,43 +178,45 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.shutdown {
 		p.shutdown = true
+		p.stopping.Store(true)
 		close(p.closing)
 		for ln := range p.listeners {
 			ln.Close()
 		}
-		if len(p.conns) == 0 {
-			closeOnce(p.idle)
-		}
 	}
 	p.mu.Unlock()
+	if p.stats.active.Load() == 0 {
+		p.idleOnce.Do(func() { close(p.idle) })
+	}
 	select {
 	case <-p.idle:
 		p.cancel()
+		p.releaseLoops()
 		return nil
 	case <-ctx.Done():
 	}
 	p.closeAll()
 	<-p.idle
+	p.releaseLoops()
 	return ctx.Err()
 }
 
-// closeAll aborts every open connection: it cancels dials and closes client
-// sockets; each connection's goroutines then close the backend side.
+// closeAll aborts every open connection: it cancels dials, closes client
+// sockets (each connection's goroutines then close the backend side) and
+// has the event loops abort their links. A link handed to a loop after
+// its entry was passed here sees abortingAll and aborts itself.
 func (p *Proxy) closeAll() {
 	p.cancel()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-	}
+	p.abortingAll.Store(true)
+	p.conns.each(closeEntry)
 }
 
-func closeOnce(ch chan struct{}) {
-	select {
-	case <-ch:
-	default:
-		close(ch)
+func closeEntry(e *connEntry) {
+	if l := e.loop.Load(); l != nil {
+		l.abortAsync()
+		return
 	}
+	e.conn.Close()
 }
 
 func nextBackoff(d time.Duration) time.Duration {

@@ -96,10 +96,18 @@ type Proxy struct {
 
 	mu        sync.Mutex // guards the fields below and serializes Switch/Refuse
 	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{}
 	closing   chan struct{} // closed when Shutdown starts
-	idle      chan struct{} // closed when closing and conns is empty
 	shutdown  bool
+
+	// Open client connections, for Shutdown. No lock is common to all
+	// connections: see track.
+	conns       shardSet[*connEntry]
+	stopping    atomic.Bool   // set when Shutdown starts, before closing is closed
+	abortingAll atomic.Bool   // set when Shutdown's deadline passed (closeAll)
+	idle        chan struct{} // closed once stopping and no connection is open
+	idleOnce    sync.Once
+
+	loops loopRef // the event loops this proxy's links use (loop_linux.go)
 
 	stats     stats
 	rejectLog logLimiter
@@ -199,7 +207,6 @@ func (p *Proxy) init() {
 		p.loopbackDialer = net.Dialer{Timeout: p.dialTimeout(), KeepAlive: -1}
 		p.ctx, p.cancel = context.WithCancel(context.Background())
 		p.listeners = make(map[net.Listener]struct{})
-		p.conns = make(map[net.Conn]struct{})
 		p.closing = make(chan struct{})
 		p.idle = make(chan struct{})
 		p.target.CompareAndSwap(nil, &target{changed: make(chan struct{})})

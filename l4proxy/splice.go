@@ -26,7 +26,7 @@ type link struct {
 	// runs; run reads it after both pumps returned (wg.Wait orders it).
 	fin *finWatch
 
-	prev, next *link // in its Backend's list of open links, guarded by Backend.mu
+	member setMember[goner] // its place in its Backend's open links
 }
 
 // Copy directions, indexes into link.eof.

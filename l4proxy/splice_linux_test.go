@@ -3,10 +3,10 @@
 package l4proxy
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -91,19 +91,29 @@ func TestPipesReleasedAfterFlood(t *testing.T) {
 	t.Logf("pipes back to %d within %v of the last connection", before, time.Since(start).Round(time.Millisecond))
 }
 
-// countPipes counts the distinct pipes among pid's open descriptors.
-func countPipes(t *testing.T, pid int) int {
-	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Skipf("cannot read %s: %v", dir, err)
+// TestIdleLinksHoldNoGoroutine: once dialed, a link belongs to an event
+// loop; an open idle connection keeps no goroutine of the proxy's.
+func TestIdleLinksHoldNoGoroutine(t *testing.T) {
+	if loopsDisabled {
+		t.Skip(DataPlaneEnv + "=goroutines")
 	}
-	pipes := make(map[string]bool)
-	for _, e := range entries {
-		if target, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.HasPrefix(target, "pipe:") {
-			pipes[target] = true
+	srv := newServer(t, echo)
+	p := &Proxy{}
+	p.Switch(NewBackend(srv.addr()))
+	addr := startProxy(t, p)
+	const n = 100
+	for range n {
+		c := testutil.Dial(t, addr)
+		if err := roundTrip(c, "hi"); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return len(pipes)
+	testutil.Eventually(t, 5*time.Second, "no proxy goroutine per connection", func() bool {
+		buf := make([]byte, 1<<22)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return !strings.Contains(stacks, "l4proxy.(*Proxy).serveTracked") && !strings.Contains(stacks, "l4proxy.copyToClient")
+	})
+	if st := p.Stats(); st.Active != n {
+		t.Fatalf("active %d, want %d", st.Active, n)
+	}
 }

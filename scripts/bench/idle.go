@@ -33,21 +33,33 @@ func measureIdle(ctx context.Context, st *stack, o options, res *results) error 
 			continue
 		}
 		pids := t.pids()
-		rss0, fds0, socks0 := rssKB(pids), fdCount(pids), socketCount(pids)
-		conns, failed := openIdle(ctx, t.echo, n)
-		settle(pids)
-		rss1, fds1 := rssKB(t.pids()), fdCount(t.pids())
-		held := len(conns)
-		for _, c := range conns {
-			c.Close()
-		}
-		row := idleRow{Target: t.name, Conns: held, OpenFailedConn: failed}
-		if held > 0 {
-			row.RSSKBPerConn = float64(rss1-rss0) / float64(held)
-			row.FDsPerConn = float64(fds1-fds0) / float64(held)
+		// Twice: the first batch ("cold") is what the figures
+		// are; the second, after the first was closed, is what an open
+		// connection costs once a process has grown its pools and heap
+		// (and, for Go, kept the freed stacks of the goroutines that dialed).
+		var row idleRow
+		for batch := range 2 {
+			socks0 := socketCount(pids)
+			rss0, fds0 := rssKB(pids), fdCount(pids)
+			conns, failed := openIdle(ctx, t.echo, n)
+			settle(pids)
+			rss1, fds1 := rssKB(t.pids()), fdCount(t.pids())
+			held := len(conns)
+			for _, c := range conns {
+				c.Close()
+			}
+			waitSockets(pids, socks0)
+			if batch == 0 {
+				row = idleRow{Target: t.name, Conns: held, OpenFailedConn: failed}
+				if held > 0 {
+					row.RSSKBPerConn = float64(rss1-rss0) / float64(held)
+					row.FDsPerConn = float64(fds1-fds0) / float64(held)
+				}
+			} else if held > 0 {
+				row.RSSKBPerConnWarm = float64(rss1-rss0) / float64(held)
+			}
 		}
 		res.Idle = append(res.Idle, row)
-		waitSockets(pids, socks0)
 	}
 	return nil
 }
@@ -59,14 +71,14 @@ func openIdle(ctx context.Context, addr string, n int) ([]net.Conn, int) {
 		conns  []net.Conn
 		failed int
 		wg     sync.WaitGroup
-		next   = make(chan struct{})
+		next   = make(chan int)
 	)
 	for w := 0; w < 32; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range next {
-				c, err := echoOnce(addr)
+			for i := range next {
+				c, err := echoOnce(addr, sourceAddr(i))
 				mu.Lock()
 				if err != nil {
 					failed++
@@ -78,15 +90,28 @@ func openIdle(ctx context.Context, addr string, n int) ([]net.Conn, int) {
 		}()
 	}
 	for i := 0; i < n && ctx.Err() == nil && !hopeless(&mu, &failed, &conns); i++ {
-		next <- struct{}{}
+		next <- i
 	}
 	close(next)
 	wg.Wait()
 	return conns, failed
 }
 
-func echoOnce(addr string) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+// idleSources is how many loopback source addresses the idle connections
+// are spread over. One source address reaches one destination from at most
+// the ephemeral port range (28,232 ports by default), so 100,000
+// connections need several; all of 127.0.0.0/8 is the loopback's.
+const idleSources = 64
+
+// sourceAddr is the local address of the i-th idle connection: 127.0.1.x,
+// x cycling through idleSources addresses, any port.
+func sourceAddr(i int) *net.TCPAddr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+i%idleSources))}
+}
+
+func echoOnce(addr string, src *net.TCPAddr) (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: src}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -138,6 +138,13 @@ func (r *results) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s, %d cores, load average %s → %s, `%s`\n\n",
 		r.Date, r.Cores, r.LoadAvg[0], r.LoadAvg[1], r.Command)
+	if len(r.Bulk) == 0 { // make bench-idle: the idle step alone
+		b.WriteString("| target | idle connections held | idle KB/conn (first batch) | idle KB/conn (second batch) | idle fds/conn | failed to open |\n|---|---|---|---|---|---|\n")
+		for _, x := range r.Idle {
+			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.2f | %d |\n", x.Target, x.Conns, x.RSSKBPerConn, x.RSSKBPerConnWarm, x.FDsPerConn, x.OpenFailedConn)
+		}
+		return b.String()
+	}
 	b.WriteString("| target | bulk 1 stream Gb/s (ratio) | CPU s/GB | bulk 8 streams Gb/s (ratio) | CPU s/GB | short conn req/s (ratio) | short p50/p99 ms | proxy CPU µs/conn | keep-alive p50/p99 ms | keep-alive req/s (ratio) | idle KB/conn | idle fds/conn |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, bl := range r.Bulk {

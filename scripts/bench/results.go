@@ -56,11 +56,12 @@ type httpRow struct {
 }
 
 type idleRow struct {
-	Target         string  `json:"target"`
-	Conns          int     `json:"connections"`
-	RSSKBPerConn   float64 `json:"rss_kb_per_conn"`
-	FDsPerConn     float64 `json:"fds_per_conn"`
-	OpenFailedConn int     `json:"failed_to_open"`
+	Target           string  `json:"target"`
+	Conns            int     `json:"connections"`
+	RSSKBPerConn     float64 `json:"rss_kb_per_conn"`      // the first batch of connections
+	RSSKBPerConnWarm float64 `json:"rss_kb_per_conn_warm"` // a second batch, after the first closed
+	FDsPerConn       float64 `json:"fds_per_conn"`
+	OpenFailedConn   int     `json:"failed_to_open"`
 }
 
 type reloadRow struct {

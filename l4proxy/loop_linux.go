@@ -1,0 +1,245 @@
+//go:build !l4proxy_portable
+
+package l4proxy
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DataPlaneEnv, set to "goroutines" in the environment, makes the proxy
+// copy every link in two goroutines (the portable design) instead of the
+// event loops; for comparisons, and as a way out should a loop misbehave.
+const DataPlaneEnv = "GRACEVISOR_DATAPLANE"
+
+var loopsDisabled = os.Getenv(DataPlaneEnv) == "goroutines"
+
+// tickEvery is how often a loop looks at its links' clocks (write
+// progress, FinTimeout, a gone backend's grace) while any is running; the
+// timeouts are that much late at most.
+const tickEvery = 100 * time.Millisecond
+
+// A loop is one goroutine waiting in epoll_wait(2) for the sockets of many
+// links and moving their bytes (elink_linux.go). Links are handed to it
+// through its inbox; everything else about a link is the loop's alone, so
+// a link needs no lock and no goroutine.
+type loop struct {
+	epfd, evfd int
+	links      map[int32]*elink // by socket descriptor, both of each link
+	timed      map[*elink]struct{}
+	again      []*elink // links with bytes left when their budget ran out
+	lastTick   time.Time
+
+	mu    sync.Mutex // guards inbox and stop
+	inbox []loopMsg
+	stop  bool
+	done  chan struct{}
+}
+
+// loopMsg is a request to a loop from another goroutine.
+type loopMsg struct {
+	kind  int // msgAdd, msgGone, msgAbort
+	l     *elink
+	grace time.Duration
+}
+
+const (
+	msgAdd = iota
+	msgGone
+	msgAbort
+)
+
+// loops are shared by every proxy of the process: they are started when
+// the first proxy hands over a link and stopped when the last one that did
+// has shut down.
+var loops struct {
+	mu   sync.Mutex
+	refs int
+	all  []*loop
+}
+
+// loopRef is a proxy's hold on the loops.
+type loopRef struct {
+	once    sync.Once
+	ok      bool
+	release sync.Once
+}
+
+// numLoops is one loop per core but one: the Go runtime hands a loop's P
+// away while it sleeps in epoll_wait, and a spare P keeps accept, dials and
+// the PROXY-header reads, which stay in goroutines, running.
+func numLoops() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+
+func acquireLoops() error {
+	loops.mu.Lock()
+	defer loops.mu.Unlock()
+	if loops.refs == 0 {
+		for range numLoops() {
+			lp, err := newLoop()
+			if err != nil {
+				stopLoops()
+				return err
+			}
+			loops.all = append(loops.all, lp)
+			go lp.run()
+		}
+	}
+	loops.refs++
+	return nil
+}
+
+func releaseLoopsRef() {
+	loops.mu.Lock()
+	defer loops.mu.Unlock()
+	if loops.refs--; loops.refs == 0 {
+		stopLoops()
+	}
+}
+
+// stopLoops stops every loop and waits for it; loops.mu is held.
+func stopLoops() {
+	for _, lp := range loops.all {
+		lp.mu.Lock()
+		lp.stop = true
+		lp.mu.Unlock()
+		lp.wake()
+		<-lp.done
+	}
+	loops.all = nil
+}
+
+// loopFor returns the loop a link whose client socket is fd goes to. The
+// caller holds a loopRef.
+func loopFor(fd int) *loop {
+	all := loops.all
+	return all[fd%len(all)]
+}
+
+// releaseLoops drops p's hold on the loops, once, after its last link
+// ended (Shutdown).
+func (p *Proxy) releaseLoops() {
+	p.loops.release.Do(func() {
+		if p.loops.ok {
+			releaseLoopsRef()
+		}
+	})
+}
+
+func newLoop() (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("eventfd", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	return &loop{epfd: epfd, evfd: evfd, links: make(map[int32]*elink), timed: make(map[*elink]struct{}),
+		done: make(chan struct{})}, nil
+}
+
+// post queues m for the loop and wakes it if its inbox was empty (a loop
+// empties the whole inbox on each wake-up).
+func (lp *loop) post(m loopMsg) {
+	lp.mu.Lock()
+	lp.inbox = append(lp.inbox, m)
+	first := len(lp.inbox) == 1
+	lp.mu.Unlock()
+	if first {
+		lp.wake()
+	}
+}
+
+func (lp *loop) wake() {
+	one := [8]byte{1}
+	for {
+		if _, err := unix.Write(lp.evfd, one[:]); err != unix.EINTR {
+			return // EAGAIN: the counter is full, the loop is awake anyway
+		}
+	}
+}
+
+// run is the loop's goroutine.
+func (lp *loop) run() {
+	defer close(lp.done)
+	defer unix.Close(lp.epfd)
+	defer unix.Close(lp.evfd)
+	events := make([]unix.EpollEvent, 256)
+	for {
+		timeout := -1
+		if len(lp.again) > 0 {
+			timeout = 0
+		} else if len(lp.timed) > 0 {
+			timeout = int(tickEvery / time.Millisecond)
+		}
+		n, err := unix.EpollWait(lp.epfd, events, timeout)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			panic(os.NewSyscallError("epoll_wait", err)) // EBADF, EFAULT, EINVAL: a bug
+		}
+		woken := false
+		for _, ev := range events[:max(n, 0)] {
+			if ev.Fd == int32(lp.evfd) {
+				woken = true
+				continue
+			}
+			if l := lp.links[ev.Fd]; l != nil {
+				l.event(int(ev.Fd), ev.Events)
+			}
+		}
+		if woken && !lp.readInbox() {
+			return
+		}
+		lp.runAgain()
+		if len(lp.timed) > 0 {
+			if now := time.Now(); now.Sub(lp.lastTick) >= tickEvery {
+				lp.lastTick = now
+				for l := range lp.timed {
+					l.tick(now)
+				}
+			}
+		}
+	}
+}
+
+// readInbox handles the posted messages; false means stop.
+func (lp *loop) readInbox() bool {
+	var buf [8]byte
+	unix.Read(lp.evfd, buf[:])
+	lp.mu.Lock()
+	msgs, stop := lp.inbox, lp.stop
+	lp.inbox = nil
+	lp.mu.Unlock()
+	for _, m := range msgs {
+		switch m.kind {
+		case msgAdd:
+			m.l.add()
+		case msgGone:
+			m.l.gone(m.grace)
+		case msgAbort:
+			m.l.abort()
+		}
+	}
+	return !stop
+}
+
+// runAgain gives the links whose budget ran out their next turn.
+func (lp *loop) runAgain() {
+	again := lp.again
+	lp.again = nil
+	for _, l := range again {
+		l.queued = false
+		l.resume()
+	}
+}
