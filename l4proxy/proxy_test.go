@@ -263,9 +263,10 @@ func TestWaitForBackend(t *testing.T) {
 // reset) after ConnectTimeout.
 func TestWaitTimeout(t *testing.T) {
 	p := &Proxy{ConnectTimeout: 200 * time.Millisecond}
-	c := testutil.Dial(t, startProxy(t, p))
+	addr := startProxy(t, p)
+	start := time.Now() // before the dial: the proxy's wait starts after it, however late this goroutine runs
+	c := testutil.Dial(t, addr)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	start := time.Now()
 	n, err := c.Read(make([]byte, 1))
 	if n != 0 || err != io.EOF {
 		t.Fatalf("read = %d, %v; want clean EOF", n, err)
