@@ -14,7 +14,7 @@ import (
 
 // AlertEvents are the events alert hooks fire on, in the order docs/operations.md
 // lists them. procs emits them under the same names.
-var AlertEvents = []string{"crash", "restart", "reload_ok", "reload_failed", "fatal", "recovered", "unhealthy", "oom_killed", "rolled_back"}
+var AlertEvents = []string{"crash", "restart", "reload_ok", "reload_failed", "fatal", "recovered", "unhealthy", "oom_killed", "rolled_back", "degraded"}
 
 const (
 	defaultAlertCommandTimeout = 30 * time.Second

@@ -15,7 +15,7 @@ func TestDefaults(t *testing.T) {
 	logDir := "/var/log/gracevisor"
 	rot := Rotation{MaxSizeMB: 500, MaxBackups: 0, MaxAgeDays: 0}
 	alerts := Alerts{
-		Events:         []string{"crash", "restart", "reload_ok", "reload_failed", "fatal", "recovered", "unhealthy", "oom_killed", "rolled_back"},
+		Events:         []string{"crash", "restart", "reload_ok", "reload_failed", "fatal", "recovered", "unhealthy", "oom_killed", "rolled_back", "degraded"},
 		CommandTimeout: 30 * time.Second,
 		Webhook:        Webhook{Timeout: 5 * time.Second, Retries: 3},
 	}

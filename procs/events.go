@@ -35,6 +35,10 @@ const (
 	// back to the instance that served before the last reload (the new one
 	// exited, turned unhealthy, or an operator asked); PID is that instance.
 	EventRolledBack EventKind = "rolled_back"
+	// EventDegraded: an app with several instances gave up restarting
+	// some of them (max_retries); the others serve on, with fewer
+	// instances than configured, until a reload, scale or update.
+	EventDegraded EventKind = "degraded"
 )
 
 // Event is one state change of an app, as alert hooks receive it.
@@ -49,7 +53,7 @@ type Event struct {
 	PID  int `json:"pid,omitempty"`
 	Port int `json:"port,omitempty"`
 	// Error says what went wrong (crash, reload_failed, fatal, unhealthy,
-	// rolled_back).
+	// rolled_back, degraded).
 	Error string `json:"error,omitempty"`
 	// Failures is the count of consecutive failed starts so far (restart, fatal).
 	Failures int `json:"failures,omitempty"`

@@ -77,7 +77,7 @@ func metricsOf(t *testing.T, s *Supervisor, name string) AppMetrics {
 // TestEventKindsMatchConfig: the kinds procs emits are the names the
 // config's alerts.events accepts.
 func TestEventKindsMatchConfig(t *testing.T) {
-	kinds := []EventKind{EventCrash, EventRestart, EventReloadOK, EventReloadFailed, EventFatal, EventRecovered, EventUnhealthy, EventOOMKilled, EventRolledBack}
+	kinds := []EventKind{EventCrash, EventRestart, EventReloadOK, EventReloadFailed, EventFatal, EventRecovered, EventUnhealthy, EventOOMKilled, EventRolledBack, EventDegraded}
 	var names []string
 	for _, k := range kinds {
 		names = append(names, string(k))

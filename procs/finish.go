@@ -56,6 +56,8 @@ func (a *app) giveUp(err error) {
 	case len(a.serving) > 0:
 		err = fmt.Errorf("start %s in slots %v: %w; the other instances serve on", a.name, at.slots, err)
 		a.logger.Error("giving up on an instance; the app serves with fewer until reloaded or scaled", "err", err)
+		a.troubled = true // a reload or scale that fills the slots again reports "recovered"
+		a.emit(Event{Kind: EventDegraded, Error: err.Error(), Failures: a.failures})
 	default:
 		err = fmt.Errorf("start %s: %w; app is FATAL", a.name, err)
 		a.front.proxy.Refuse()

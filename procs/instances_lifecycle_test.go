@@ -94,6 +94,23 @@ func TestInstancesLifecycle(t *testing.T) {
 				}
 				h.events(EventReloadFailed)
 			}},
+		{"a slot whose restarts give up: the others serve on, degraded; a reload recovers",
+			[]fakeRun{ok}, oneTry(3, config.ReloadAllAtOnce), func(h *harness) {
+				h.set(0, 1, 2)
+				h.sys.proc(1).exit(errors.New("exit status 1")) // a short run, and max_retries 0
+				h.events(EventCrash, EventDegraded)
+				st := h.await("two instances serving, the error named", func(st AppStatus) bool {
+					return st.State == AppRunning && len(st.Instances) == 2 && strings.Contains(st.LastError, "serve on")
+				})
+				if st.Instances[0].Slot != 0 || st.Instances[1].Slot != 2 {
+					h.t.Errorf("serving slots %d, %d; want 0 and 2", st.Instances[0].Slot, st.Instances[1].Slot)
+				}
+				if _, err := h.s.Reload(context.Background(), "web"); err != nil {
+					h.t.Fatal(err)
+				}
+				h.set(3, 4, 5)
+				h.events(EventCrash, EventDegraded, EventReloadOK, EventRecovered)
+			}},
 		{"rolling reload replaces one slot at a time", []fakeRun{ok}, instances(3, config.ReloadRolling), func(h *harness) {
 			h.set(0, 1, 2)
 			if _, err := h.s.Reload(context.Background(), "web"); err != nil {

@@ -1,5 +1,5 @@
 // Package alerts delivers app events (procs.Event: crash, restart,
-// reload_ok, reload_failed, fatal, recovered, unhealthy, rolled_back) to the alert hooks
+// reload_ok, reload_failed, fatal, recovered, unhealthy, rolled_back, degraded) to the alert hooks
 // of the app's config: a command (the event as JSON on stdin and in
 // GRACEVISOR_* variables) and a webhook (the JSON POSTed, with retries).
 //
