@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,15 +28,7 @@ func TestScaleInstances(t *testing.T) {
 		t.Errorf("status table %q: want a SLOT column and two further SERVING rows", r.stdout)
 	}
 
-	load := &timedLoad{}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go load.client(ctx, &wg, web.addr)
-	}
-	defer func() { cancel(); wg.Wait() }()
-	testutil.Eventually(t, 10*time.Second, "load to flow", func() bool { return load.oks() >= 8 })
+	load, stopLoad := startTimedLoad(t, web.addr, 8)
 
 	if r := e.mustCtl(0, "scale", "web", "5"); !strings.Contains(r.stdout, "web: scaled to 5 instances") {
 		t.Errorf("scale up: %v", r)
@@ -63,8 +53,7 @@ func TestScaleInstances(t *testing.T) {
 	if three := e.servingSet("web", 3); three[0] != pids[0] || three[1] != pids[1] {
 		t.Errorf("after the update: pids %v; want slots 0 and 1 untouched (%v)", three, pids)
 	}
-	cancel()
-	wg.Wait()
+	stopLoad()
 	if all, _ := load.failuresAfter(time.Time{}, time.Time{}); all != 0 {
 		t.Errorf("%d of %d requests failed: %v", all, all+load.oks(), load.errs)
 	}
@@ -104,15 +93,7 @@ func TestRollingReloadFailsMidway(t *testing.T) {
 	e.start()
 	before := e.servingSet("web", 3)
 
-	load := &timedLoad{}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go load.client(ctx, &wg, web.addr)
-	}
-	defer func() { cancel(); wg.Wait() }()
-	testutil.Eventually(t, 10*time.Second, "load to flow", func() bool { return load.oks() >= 8 })
+	load, stopLoad := startTimedLoad(t, web.addr, 8)
 
 	sick := filepath.Join(e.dir, "sick")
 	e.writeFile("sick1", "") // slot 1 of the new config never gets healthy
@@ -132,8 +113,7 @@ func TestRollingReloadFailsMidway(t *testing.T) {
 			t.Errorf("pid %d runs %q (%v); want the old config", pid, cmd, err)
 		}
 	}
-	cancel()
-	wg.Wait()
+	stopLoad()
 	if all, _ := load.failuresAfter(time.Time{}, time.Time{}); all != 0 {
 		t.Errorf("%d of %d requests failed: %v", all, all+load.oks(), load.errs)
 	}

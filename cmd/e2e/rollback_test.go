@@ -28,15 +28,7 @@ func TestRollbackWindowUnderLoad(t *testing.T) {
 	e.start()
 	oldPID := e.servingPID("web")
 
-	load := &timedLoad{}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Add(1)
-		go load.client(ctx, &wg, web.addr)
-	}
-	defer func() { cancel(); wg.Wait() }()
-	testutil.Eventually(t, 10*time.Second, "load to flow", func() bool { return load.oks() >= clients })
+	load, stopLoad := startTimedLoad(t, web.addr, clients)
 
 	crashing := web
 	crashing.args = "--exit-after=3s"
@@ -64,8 +56,7 @@ func TestRollbackWindowUnderLoad(t *testing.T) {
 	})
 	back := time.Since(crashed)
 	time.Sleep(500 * time.Millisecond) // more load on the old instance
-	cancel()
-	wg.Wait()
+	stopLoad()
 
 	failed, late := load.failuresAfter(lastAlive, crashed.Add(back))
 	t.Logf("rollback: traffic back on pid %d %s after the crash of pid %d; %d requests ok, %d failed (%d outside the crash); "+
@@ -124,6 +115,24 @@ func instanceOf(st procs.AppStatus, pid int) *procs.InstanceStatus {
 		}
 	}
 	return nil
+}
+
+// startTimedLoad runs clients of a timedLoad against addr, and returns
+// once each has had a request answered. stop (or the test's end) stops
+// them and waits until they have.
+func startTimedLoad(t *testing.T, addr string, clients int) (load *timedLoad, stop func()) {
+	t.Helper()
+	load = &timedLoad{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go load.client(ctx, &wg, addr)
+	}
+	stop = sync.OnceFunc(func() { cancel(); wg.Wait() })
+	t.Cleanup(stop)
+	testutil.Eventually(t, 10*time.Second, "load to flow", func() bool { return load.oks() >= clients })
+	return load, stop
 }
 
 // timedLoad is load on fresh connections that notes when each request failed.
