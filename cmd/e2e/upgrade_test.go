@@ -167,6 +167,27 @@ func TestFailedUpgradeChangesNothing(t *testing.T) {
 	}
 }
 
+// TestUpgradeAddressWrittenDifferently: the config of the new daemon
+// writes the app's external address as localhost:PORT instead of
+// 127.0.0.1:PORT (and back for the next): each new daemon takes over the
+// same socket rather than binding the busy port, and no request fails.
+func TestUpgradeAddressWrittenDifferently(t *testing.T) {
+	e := newEnv(t)
+	web := e.newApp("web", "")
+	e.writeConfig(web)
+	u := e.spawnUpgradable()
+	l := startLoad(t, web.addr, 4)
+	for i, host := range []string{"localhost", "127.0.0.1"} {
+		web.extra = "external_host: " + host
+		e.writeConfig(web)
+		if o := u.upgrade(); o.result == nil {
+			t.Fatalf("upgrade %d (external_host %s): %+v\n%s", i+1, host, o, u.output())
+		}
+	}
+	l.stop()
+	l.check(t)
+}
+
 // TestUpgradeBySignalHealthAndNotify: SIGUSR2 upgrades as the API does;
 // systemd hears READY=1 from the first daemon, MAINPID and READY=1 from the
 // new one, STOPPING=1 at shutdown; /healthz answers 200 while serving and

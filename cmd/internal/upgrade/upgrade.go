@@ -92,12 +92,36 @@ func StartedByUpgrade() bool { return os.Getenv("TABLEFLIP_HAS_PARENT_7DIU3") !=
 // parent, or one made by listen. Every listener made here is handed to a
 // successor. A TCP listener's Close also stops the socket listening while
 // this daemon is the serving one (see ownedListener).
+//
+// Listeners are handed over by address, and a TCP address is keyed the way
+// it resolves (localhost:8080 and 127.0.0.1:8080 are one key), so a config
+// that writes the same address differently still takes over the socket
+// instead of binding the busy port anew. A listener that a daemon from
+// before this rule handed over under the config's own spelling is found
+// under that too.
 func (u *Upgrader) Listen(network, addr string, listen func(network, addr string) (net.Listener, error)) (net.Listener, error) {
-	ln, err := u.tf.ListenWithCallback(network, addr, listen)
-	if err != nil || network != "tcp" {
-		return ln, err
+	if network != "tcp" {
+		return u.tf.ListenWithCallback(network, addr, listen)
+	}
+	key := listenKey(network, addr)
+	ln, err := u.tf.Listener(network, addr) // an older daemon's key
+	if err == nil && ln == nil {
+		ln, err = u.tf.ListenWithCallback(network, key, listen)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return &ownedListener{Listener: ln, u: u}, nil
+}
+
+// listenKey is the address a listener for addr is handed over under: the
+// address it resolves to, or addr itself when it does not resolve.
+func listenKey(network, addr string) string {
+	a, err := net.ResolveTCPAddr(network, addr)
+	if err != nil {
+		return addr
+	}
+	return a.String()
 }
 
 // Progress reports a step of this daemon's start to the parent that is
