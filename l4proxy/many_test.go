@@ -84,11 +84,10 @@ func TestManyConnections(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	if want := uint64(8*total + 1000); lim.Cur < want { // as root the hard limit may rise too
-		raised := syscall.Rlimit{Cur: want, Max: max(want, lim.Max)}
-		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
-			lim = raised
-		}
+	// As root the hard limit may rise too (Rlimit's fields are uint64 or
+	// int64 by OS, hence the generic helper).
+	if raised := lim; atLeast(&raised.Cur, &raised.Max, 8*total+1000) && syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised) == nil {
+		lim = raised
 	}
 	concurrent := min(total, (int(lim.Cur)-1000)/8)
 	if concurrent < total {
@@ -161,6 +160,19 @@ func TestManyConnections(t *testing.T) {
 	if in, out := int64(st.BytesIn), int64(st.BytesOut); in < wantIn.Load() || in > maxIn.Load() || out < wantOut.Load() || out > maxOut.Load() {
 		t.Errorf("bytes in %d (want %d..%d), out %d (want %d..%d)", in, wantIn.Load(), maxIn.Load(), out, wantOut.Load(), maxOut.Load())
 	}
+}
+
+// atLeast raises *cur (and *max with it) to n, and reports whether that
+// changed anything.
+func atLeast[T int64 | uint64](cur, max *T, n T) bool {
+	if *cur >= n {
+		return false
+	}
+	*cur = n
+	if *max < n {
+		*max = n
+	}
+	return true
 }
 
 // manyClient is one connection's client side.
