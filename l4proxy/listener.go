@@ -33,6 +33,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		ln.Close()
 		return ErrShutdown
 	}
+	defer p.serves.Done()
 	defer p.removeListener(ln)
 	_, inherited := ln.(keepAliveListener)
 	var backoff time.Duration
@@ -137,6 +138,7 @@ func (p *Proxy) addListener(ln net.Listener) bool {
 		return false
 	}
 	p.listeners[ln] = struct{}{}
+	p.serves.Add(1) // Done when Serve returns
 	return true
 }
 
@@ -178,13 +180,19 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.shutdown {
 		p.shutdown = true
-		p.stopping.Store(true)
 		close(p.closing)
 		for ln := range p.listeners {
 			ln.Close()
 		}
 	}
 	p.mu.Unlock()
+	// A client a Serve loop has accepted but not yet tracked is the
+	// kernel's accepted connection: refusing it would reset it (a daemon
+	// handing over lost one request now and then that way). So stopping,
+	// which makes track refuse, is set only once every Serve loop has
+	// returned, and everything they accepted is tracked and served.
+	p.waitServes(ctx)
+	p.stopping.Store(true)
 	if p.stats.active.Load() == 0 {
 		p.idleOnce.Do(func() { close(p.idle) })
 	}
@@ -199,6 +207,17 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	<-p.idle
 	p.releaseLoops()
 	return ctx.Err()
+}
+
+// waitServes waits until every Serve loop has returned (their listeners are
+// closed, so that is at once), or ctx is done.
+func (p *Proxy) waitServes(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { p.serves.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // closeAll aborts every open connection: it cancels dials, closes client

@@ -102,9 +102,10 @@ type Proxy struct {
 	// Open client connections, for Shutdown. No lock is common to all
 	// connections: see track.
 	conns       shardSet[*connEntry]
-	stopping    atomic.Bool   // set when Shutdown starts, before closing is closed
-	abortingAll atomic.Bool   // set when Shutdown's deadline passed (closeAll)
-	idle        chan struct{} // closed once stopping and no connection is open
+	stopping    atomic.Bool    // set by Shutdown once every Serve loop has returned (see Shutdown)
+	serves      sync.WaitGroup // running Serve loops
+	abortingAll atomic.Bool    // set when Shutdown's deadline passed (closeAll)
+	idle        chan struct{}  // closed once stopping and no connection is open
 	idleOnce    sync.Once
 
 	loops loopRef // the event loops this proxy's links use (loop_linux.go)
