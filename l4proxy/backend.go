@@ -36,8 +36,9 @@ const retiredBit = int64(1) << 62
 // retired Backend cannot be reused.
 type Backend struct {
 	addr     string
-	loopback bool         // a loopback IP or "localhost": no TCP keepalive needed
-	state    atomic.Int64 // retiredBit | open connections
+	loopback bool           // a loopback IP or "localhost": no TCP keepalive needed
+	ip       netip.AddrPort // addr as an IP address and port; invalid when addr needs resolving
+	state    atomic.Int64   // retiredBit | open connections
 	drained  chan struct{}
 
 	// Open links, for Gone. Sharded, so that links attaching and
@@ -51,10 +52,17 @@ type Backend struct {
 // open ones included.
 func (b *Backend) Served() int64 { return b.served.Load() }
 
+// carried counts a link whose connect to b has succeeded (see Served).
+func (b *Backend) carried() { b.served.Add(1) }
+
 // NewBackend returns a Backend for addr ("host:port"); a host name is
 // resolved on every dial.
 func NewBackend(addr string) *Backend {
-	return &Backend{addr: addr, loopback: isLoopback(addr), drained: make(chan struct{})}
+	ip, err := netip.ParseAddrPort(addr)
+	if err != nil || ip.Addr().Zone() != "" {
+		ip = netip.AddrPort{}
+	}
+	return &Backend{addr: addr, loopback: isLoopback(addr), ip: ip, drained: make(chan struct{})}
 }
 
 // isLoopback reports whether addr is a loopback IP or localhost.
@@ -142,7 +150,6 @@ type goner interface {
 // it walks the list, so every link is reached by one of them (possibly
 // both: backendGone may run twice).
 func (b *Backend) attach(m *setMember[goner], l goner) {
-	b.served.Add(1)
 	b.links.add(m, l)
 	if b.gone.Load() {
 		l.backendGone(GoneGrace)

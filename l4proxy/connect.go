@@ -28,14 +28,16 @@ var (
 // serveConn finds a backend for client (waiting up to ConnectTimeout) and
 // proxies it. It owns client and closes it on return.
 // inherited says the listener already gave client its keepalive setting.
-// e is client's entry among the proxy's open connections (see track).
-func (p *Proxy) serveConn(client net.Conn, inherited bool, e *connEntry) {
+// e is client's entry among the proxy's open connections (see track),
+// start when it was accepted, and skip a backend whose dial just failed
+// for it with skipErr (nil if none).
+func (p *Proxy) serveConn(client net.Conn, inherited bool, e *connEntry, start time.Time, skip *Backend, skipErr error) {
 	defer client.Close()
 	if !inherited {
 		p.setClientKeepAlive(client)
 	}
 	lim := p.currentLimits()
-	w := waiter{p: p, start: time.Now(), entry: e}
+	w := waiter{p: p, start: start, entry: e}
 	w.deadline = w.start.Add(p.connectTimeout())
 	pr, err := readPeer(client, &lim)
 	if err != nil {
@@ -47,7 +49,7 @@ func (p *Proxy) serveConn(client net.Conn, inherited bool, e *connEntry) {
 		p.log.Warn("l4proxy: client closed without a backend", "client", pr.src.String(), "err", err)
 		return
 	}
-	err = p.connect(client, &w)
+	err = p.connect(client, &w, skip, skipErr)
 	if err == nil {
 		return
 	}
@@ -76,10 +78,14 @@ func (p *Proxy) rejected(pr peer, err error) {
 // a failing one to accept) until the connect deadline. With several
 // backends, one whose dial fails is left out and the next least loaded is
 // tried at once; only when every one has failed does the client back off.
-// It returns nil once the client was served, else why it was not.
-func (p *Proxy) connect(client net.Conn, w *waiter) error {
+// skip, if not nil, counts as failed with skipErr in the first round. It
+// returns nil once the client was served, else why it was not.
+func (p *Proxy) connect(client net.Conn, w *waiter, skip *Backend, skipErr error) error {
 	lastErr := errNoBackend
 	var failed []*Backend // backends of t whose dial failed this round
+	if skip != nil {
+		failed, lastErr = append(failed, skip), skipErr
+	}
 	for {
 		t := p.target.Load()
 		if t.refuse {
@@ -145,6 +151,7 @@ func (p *Proxy) proxyTo(b *Backend, client net.Conn, w *waiter) (served bool, er
 		return true, nil
 	}
 	l := p.newLink(client, backend)
+	b.carried()
 	b.attach(&l.member, l)
 	defer b.detach(&l.member)
 	l.run()

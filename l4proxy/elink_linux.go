@@ -3,7 +3,9 @@
 package l4proxy
 
 import (
+	"errors"
 	"net"
+	"os"
 	"syscall"
 	"time"
 
@@ -30,6 +32,12 @@ type elink struct {
 	done   bool
 	queued bool // in lp.again
 
+	// connecting: the backend socket's non-blocking connect (dialFD) has
+	// not finished; it must within the dial timeout (and the connect
+	// timeout) from accepted.
+	connecting bool
+	accepted   time.Time
+
 	// Clocks, checked by tick while the link is in lp.timed.
 	writeTimeout time.Duration // client write progress timeout; ≤ 0: none
 	blockedAt    time.Time     // a write to the client would block since; zero: none
@@ -55,17 +63,7 @@ type edir struct {
 // caller), so the loop owns sockets no Go poller watches. It returns false
 // (the caller copies in goroutines) if loops are off or unavailable.
 func (p *Proxy) handoff(b *Backend, client, backend net.Conn, e *connEntry) bool {
-	if loopsDisabled || e == nil {
-		return false
-	}
-	p.loops.once.Do(func() {
-		err := acquireLoops()
-		p.loops.ok = err == nil
-		if err != nil {
-			p.log.Warn("l4proxy: no event loops, copying in goroutines", "err", err)
-		}
-	})
-	if !p.loops.ok {
+	if e == nil || !p.useLoops() {
 		return false
 	}
 	cfd, ok := dupSocket(client)
@@ -78,16 +76,40 @@ func (p *Proxy) handoff(b *Backend, client, backend net.Conn, e *connEntry) bool
 		return false
 	}
 	backend.Close()
-	l := &elink{p: p, b: b, e: e, fd: [2]int{cfd, bfd}, lp: loopFor(cfd),
-		writeTimeout: p.clientWriteTimeout(), finEvery: p.finTimeout()}
-	b.attach(&l.member, l)
-	e.handed = true
-	e.loop.Store(l)
+	p.startLink(&elink{p: p, b: b, e: e, fd: [2]int{cfd, bfd}, lp: loopFor(cfd),
+		writeTimeout: p.clientWriteTimeout(), finEvery: p.finTimeout()})
+	return true
+}
+
+// useLoops reports whether p's links may go to event loops, starting them
+// on first use.
+func (p *Proxy) useLoops() bool {
+	if loopsDisabled {
+		return false
+	}
+	p.loops.once.Do(func() {
+		err := acquireLoops()
+		p.loops.ok = err == nil
+		if err != nil {
+			p.log.Warn("l4proxy: no event loops, copying in goroutines", "err", err)
+		}
+	})
+	return p.loops.ok
+}
+
+// startLink hands l, counted on its backend, to its loop; from here the
+// loop releases the backend and untracks the client when l ends.
+func (p *Proxy) startLink(l *elink) {
+	if !l.connecting {
+		l.b.carried()
+	}
+	l.b.attach(&l.member, l)
+	l.e.handed = true
+	l.e.loop.Store(l)
 	l.lp.post(loopMsg{kind: msgAdd, l: l})
 	if p.abortingAll.Load() { // Shutdown's closeAll may have passed e before the store
 		l.abortAsync()
 	}
-	return true
 }
 
 // dupSocket returns a close-on-exec duplicate of c's descriptor; the
@@ -109,6 +131,52 @@ func dupSocket(c net.Conn) (int, bool) {
 		}
 	})
 	return nfd, nfd >= 0
+}
+
+// Why a connect in the loop was given up.
+var (
+	errBackendGone = errors.New("backend gone while connecting")
+	errDialTimeout = errors.New("dial timeout")
+)
+
+// connected finishes the backend socket's connect: on success the link
+// starts (bytes either side sent meanwhile are moved now); on failure the
+// client goes back to a goroutine, which tries the other backends and
+// waits for one as any client does (redial).
+func (l *elink) connected(ev uint32) {
+	soerr, err := unix.GetsockoptInt(l.fd[toClient], unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soerr != 0 {
+		err = syscall.Errno(soerr)
+	}
+	if err != nil {
+		l.redial(os.NewSyscallError("connect", err))
+		return
+	}
+	l.connecting = false
+	l.b.carried()
+	l.event(l.fd[toClient], ev)
+	if !l.done && l.d[toBackend].c == nil {
+		l.step(toBackend)
+	}
+}
+
+// redial gives up l's connect: the backend socket is closed and its count
+// dropped, and the client socket leaves the loop for serveFD, which
+// connects it the way a goroutine does (skipping l's backend at first).
+func (l *elink) redial(why error) {
+	l.done = true
+	cfd := l.fd[toBackend]
+	unix.EpollCtl(l.lp.epfd, unix.EPOLL_CTL_DEL, cfd, nil)
+	for _, fd := range l.fd {
+		delete(l.lp.links, int32(fd))
+	}
+	unix.Close(l.fd[toClient])
+	delete(l.lp.timed, l)
+	l.b.detach(&l.member)
+	l.b.release()
+	l.e.loop.Store(nil)
+	l.e.handed = false
+	go l.p.serveFD(l.e, cfd, l.accepted, l.b, why)
 }
 
 // abortAsync has the loop abort l (Shutdown's deadline passed).
@@ -133,11 +201,20 @@ func (l *elink) add() {
 		}
 		l.lp.links[int32(fd)] = l
 	}
+	if l.connecting {
+		l.lp.timed[l] = struct{}{}
+	}
 }
 
 // event handles readiness of one of l's sockets: it reads into a direction
 // that holds no chunk, or writes out one that does.
 func (l *elink) event(fd int, ev uint32) {
+	if l.connecting {
+		if fd == l.fd[toClient] && ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+			l.connected(ev)
+		}
+		return // the client's bytes wait in its socket until then
+	}
 	side := toBackend
 	if fd == l.fd[toClient] {
 		side = toClient
@@ -258,6 +335,10 @@ func (l *elink) gone(grace time.Duration) {
 	if l.done {
 		return
 	}
+	if l.connecting {
+		l.redial(errBackendGone)
+		return
+	}
 	unix.Shutdown(l.fd[toBackend], unix.SHUT_RD)
 	l.goneAt = time.Now().Add(grace)
 	if l.writeTimeout <= 0 || grace < l.writeTimeout {
@@ -277,6 +358,12 @@ func (l *elink) gone(grace time.Duration) {
 func (l *elink) tick(now time.Time) {
 	if l.done {
 		delete(l.lp.timed, l)
+		return
+	}
+	if l.connecting {
+		if now.Sub(l.accepted) >= min(l.p.dialTimeout(), l.p.connectTimeout()) {
+			l.redial(errDialTimeout)
+		}
 		return
 	}
 	if !l.blockedAt.IsZero() && now.Sub(l.blockedAt) >= l.writeTimeout {
@@ -305,7 +392,7 @@ func (l *elink) tick(now time.Time) {
 			return
 		}
 	}
-	if l.blockedAt.IsZero() && l.finNext.IsZero() && l.goneAt.IsZero() {
+	if l.blockedAt.IsZero() && l.finNext.IsZero() && l.goneAt.IsZero() { // (connecting returned above)
 		delete(l.lp.timed, l)
 	}
 }

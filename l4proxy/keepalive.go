@@ -9,23 +9,17 @@ import (
 // Listen announces on the TCP address addr ("host:port") for Serve. It sets
 // the proxy's client keepalive on the listening socket, from which Linux
 // copies it to every accepted connection, so Serve spends no system call
-// per accept on keepalive (net.Listen's listener spends four). Prefer it to
-// net.Listen; the listener behaves like a *net.TCPListener otherwise.
+// per accept on keepalive (net.Listen's listener spends four), and Serve
+// accepts from it directly (see Adopt). Prefer it to net.Listen; the
+// listener behaves like a *net.TCPListener otherwise.
 func (p *Proxy) Listen(ctx context.Context, addr string) (net.Listener, error) {
 	lc := p.listenConfig()
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err // a *net.OpError: it names the address already
 	}
-	if !listenerKeepAlive {
-		return ln, nil // Go sets keepalive on each accepted socket
-	}
-	return keepAliveListener{ln.(*net.TCPListener)}, nil
+	return &proxyListener{Listener: ln, keepAlive: listenerKeepAlive}, nil
 }
-
-// keepAliveListener marks a listener made by Proxy.Listen: its accepted
-// connections already carry the keepalive setting.
-type keepAliveListener struct{ *net.TCPListener }
 
 func (p *Proxy) clientKeepAlive() time.Duration {
 	if p.KeepAlive == 0 {

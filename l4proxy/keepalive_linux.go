@@ -21,24 +21,25 @@ func (p *Proxy) setListenerKeepAlive(_, _ string, rc syscall.RawConn) error {
 	if ka < 0 {
 		return nil // accepted sockets start with keepalive off
 	}
-	secs := max(1, int((ka+time.Second-1)/time.Second))
 	var err error
-	cerr := rc.Control(func(fd uintptr) {
-		for _, o := range [...]struct{ level, opt, val int }{
-			{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
-			{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, secs},
-			{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, secs},
-		} {
-			if err == nil {
-				err = syscall.SetsockoptInt(int(fd), o.level, o.opt, o.val)
-			}
-		}
-	})
-	if cerr != nil {
+	if cerr := rc.Control(func(fd uintptr) { err = setKeepAliveFD(int(fd), ka) }); cerr != nil {
 		return cerr
 	}
-	if err != nil {
-		return fmt.Errorf("set keepalive: %w", err)
+	return err
+}
+
+// setKeepAliveFD turns TCP keepalive on for socket fd, with ka as the idle
+// time and the probe interval (whole seconds, at least one).
+func setKeepAliveFD(fd int, ka time.Duration) error {
+	secs := max(1, int((ka+time.Second-1)/time.Second))
+	for _, o := range [...]struct{ level, opt, val int }{
+		{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
+		{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, secs},
+		{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, secs},
+	} {
+		if err := syscall.SetsockoptInt(fd, o.level, o.opt, o.val); err != nil {
+			return fmt.Errorf("set keepalive: %w", err)
+		}
 	}
 	return nil
 }

@@ -35,10 +35,10 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	}
 	defer p.serves.Done()
 	defer p.removeListener(ln)
-	_, inherited := ln.(keepAliveListener)
+	accept := p.acceptor(ln)
 	var backoff time.Duration
 	for {
-		c, err := ln.Accept()
+		err := accept()
 		if err != nil {
 			if p.isClosing() {
 				return nil
@@ -58,14 +58,47 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
+	}
+}
+
+// acceptor returns Serve's accept step for ln: it accepts one or more
+// clients and starts proxying them. A listener from Listen or Adopt is
+// accepted from directly where the event loops run (rawaccept_linux.go);
+// any other with ln.Accept.
+func (p *Proxy) acceptor(ln net.Listener) func() error {
+	pl, ours := ln.(*proxyListener)
+	inherited := ours && pl.keepAlive
+	goAccept := func() error {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
 		p.accepted(c, inherited)
+		return nil
+	}
+	if !ours || !(inherited || p.KeepAlive == 0) {
+		return goAccept
+	}
+	raw, ok := p.rawAcceptor(pl)
+	if !ok {
+		return goAccept
+	}
+	return func() error {
+		// A client the PROXY protocol is spoken with goes through a
+		// goroutine anyway (the header is read or written there): Accept
+		// hands it one with no detour through a raw descriptor.
+		if lim := p.currentLimits(); lim.AcceptProxyProtocol || lim.ProxyProtocol != ProxyProtocolOff {
+			return goAccept()
+		}
+		return raw()
 	}
 }
 
 // accepted starts proxying c unless the connection limit is reached.
 func (p *Proxy) accepted(c net.Conn, inherited bool) {
 	p.stats.accepted.Add(1)
-	e := &connEntry{conn: c}
+	e := &connEntry{}
+	e.conn.Store(&c)
 	if !p.track(e) {
 		p.stats.failed.Add(1)
 		c.Close()
@@ -76,9 +109,10 @@ func (p *Proxy) accepted(c net.Conn, inherited bool) {
 
 // connEntry is an open client connection as the proxy tracks it, for
 // Shutdown: until its link is handed to an event loop, closing conn ends
-// it; after, the loop aborts it.
+// it; after, the loop aborts it. (A client accepted directly by the raw
+// path has no conn until it falls back to a goroutine: see serveFD.)
 type connEntry struct {
-	conn   net.Conn
+	conn   atomic.Pointer[net.Conn]
 	member setMember[*connEntry]
 	handed bool                  // its link went to a loop; only its own goroutine uses this
 	loop   atomic.Pointer[elink] // the link in its loop, once handed
@@ -88,7 +122,7 @@ type connEntry struct {
 // untrack, unless the link went to an event loop, which untracks it when
 // the link ends.
 func (p *Proxy) serveTracked(e *connEntry, inherited bool) {
-	p.serveConn(e.conn, inherited, e)
+	p.serveConn(*e.conn.Load(), inherited, e, time.Now(), nil, nil)
 	if !e.handed {
 		p.untrack(e)
 	}
@@ -235,7 +269,9 @@ func closeEntry(e *connEntry) {
 		l.abortAsync()
 		return
 	}
-	e.conn.Close()
+	if c := e.conn.Load(); c != nil {
+		(*c).Close()
+	}
 }
 
 func nextBackoff(d time.Duration) time.Duration {

@@ -32,7 +32,9 @@ type front struct {
 	ln     net.Listener // owned here: closing it ends Serve without touching open connections
 	proxy  *l4proxy.Proxy
 	served chan struct{} // closed when Serve has returned
-	gate   chan struct{} // a gated listener's (see TakeOver): closed by accept; nil if none
+	gate   chan struct{} // a gated front's (see TakeOver): closed by accept; nil if none
+	closed chan struct{} // closed by closeListener
+	once   sync.Once
 }
 
 // frontKey is what a front is built from.
@@ -88,6 +90,7 @@ func openFront(cfg *config.App, logger *slog.Logger, listen ListenFunc, gated bo
 		key:    keyOf(cfg),
 		proxy:  &l4proxy.Proxy{Logger: logger.With("app", cfg.Name)},
 		served: make(chan struct{}),
+		closed: make(chan struct{}),
 	}
 	f.proxy.SetLimits(f.key.limits)
 	bind := func() (net.Listener, error) { return f.proxy.Listen(context.Background(), cfg.ExternalAddr()) }
@@ -95,12 +98,16 @@ func openFront(cfg *config.App, logger *slog.Logger, listen ListenFunc, gated bo
 	var err error
 	if listen != nil {
 		ln, err = listen(cfg.ExternalAddr(), bind)
+		if err == nil {
+			// A wrapper (the upgrader's) or a socket inherited from the
+			// previous daemon: the proxy still accepts from it directly.
+			ln = l4proxy.Adopt(ln)
+		}
 	} else {
 		ln, err = bind()
 	}
-	if err == nil && gated {
+	if gated {
 		f.gate = make(chan struct{})
-		ln = &gatedListener{Listener: ln, open: f.gate, closed: make(chan struct{})}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", cfg.Name, cfg.ExternalAddr(), err)
@@ -113,10 +120,19 @@ func openFront(cfg *config.App, logger *slog.Logger, listen ListenFunc, gated bo
 func (f *front) addr() string { return f.ln.Addr().String() }
 
 // serveFront runs the proxy on the front's listener until the listener is
-// closed or the proxy shut down.
+// closed or the proxy shut down. A gated front starts accepting once its
+// gate opens: a daemon taking over leaves every client to its predecessor
+// until the app serves here.
 func serveFront(f *front, logger *slog.Logger, wg *sync.WaitGroup) {
 	defer wg.Done()
 	defer close(f.served)
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-f.closed:
+			return
+		}
+	}
 	err := f.proxy.Serve(f.ln)
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		logger.Error("proxy stopped accepting", "addr", f.addr(), "err", err)
@@ -130,7 +146,7 @@ func closeFront(ctx context.Context, f *front, until <-chan struct{}, wg *sync.W
 	if wg != nil {
 		defer wg.Done()
 	}
-	_ = f.ln.Close()
+	f.closeListener()
 	select {
 	case <-until:
 	case <-ctx.Done():
@@ -139,6 +155,13 @@ func closeFront(ctx context.Context, f *front, until <-chan struct{}, wg *sync.W
 	defer cancel()
 	_ = f.proxy.Shutdown(sctx)
 	<-f.served
+}
+
+// closeListener stops the front accepting: its listener is closed (Serve
+// returns), and a gated front that never opened will not start.
+func (f *front) closeListener() {
+	f.once.Do(func() { close(f.closed) })
+	_ = f.ln.Close()
 }
 
 // accept lets a gated front's listener accept (the app serves now); for
@@ -152,28 +175,4 @@ func (f *front) accept() {
 	default:
 		close(f.gate)
 	}
-}
-
-// gatedListener holds Accept until open is closed, so a daemon taking over
-// leaves every client to its predecessor until the app serves here; closing
-// it before then ends a waiting Accept as a closed listener would.
-type gatedListener struct {
-	net.Listener
-	open   <-chan struct{}
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (g *gatedListener) Accept() (net.Conn, error) {
-	select {
-	case <-g.open:
-	case <-g.closed:
-		return nil, net.ErrClosed
-	}
-	return g.Listener.Accept()
-}
-
-func (g *gatedListener) Close() error {
-	g.once.Do(func() { close(g.closed) })
-	return g.Listener.Close()
 }

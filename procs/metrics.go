@@ -177,7 +177,7 @@ func addStats(sum *l4proxy.Stats, s l4proxy.Stats) {
 // counts into the app's totals.
 func retireFront(a *app, f *front, until []*instance) {
 	defer a.wg.Done()
-	_ = f.ln.Close()
+	f.closeListener()
 	for _, in := range until {
 		select {
 		case <-in.exited:

@@ -88,7 +88,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 		f, err := openFront(&cfgs[i], s.logger, s.d.listen, s.d.acceptWhenReady)
 		if err != nil {
 			for _, f := range fronts {
-				f.ln.Close()
+				f.closeListener()
 			}
 			return err
 		}

@@ -1,0 +1,162 @@
+//go:build !l4proxy_portable
+
+package l4proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gracevisor/gracevisor/internal/testutil"
+	"golang.org/x/sys/unix"
+)
+
+// TestAdoptedListener: a listener from net.Listen given to Adopt is served
+// (accepted directly), and closing it makes the port refuse at once and
+// Serve return net.ErrClosed, though Serve waits on a duplicate of its
+// socket; open connections keep running.
+func TestAdoptedListener(t *testing.T) {
+	srv := newServer(t, named("s"))
+	p := &Proxy{}
+	p.Switch(NewBackend(srv.addr()))
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := Adopt(inner)
+	if _, ok := ln.(*proxyListener); !ok {
+		t.Fatalf("Adopt returned %T", ln)
+	}
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(ln) }()
+	c, name := greeting(t, ln.Addr().String())
+	if name != "s" {
+		t.Fatalf("greeting %q", name)
+	}
+	ln.Close()
+	select {
+	case err := <-served:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Serve = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve still running 5 s after its listener was closed")
+	}
+	if d, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		d.Close()
+		t.Fatal("the closed listener's port still accepts")
+	}
+	if err := roundTrip(c, "still open"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAdoptLeavesOtherListeners: a listener without a TCP socket is
+// returned as it is, and Serve accepts from it with Accept.
+func TestAdoptLeavesOtherListeners(t *testing.T) {
+	ln, err := net.Listen("unix", t.TempDir()+"/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if got := Adopt(ln); got != ln {
+		t.Fatalf("Adopt(unix listener) = %T, want it unchanged", got)
+	}
+}
+
+// TestListenedClosedByOwnerStopsListening: closing a listener from Listen
+// (not Shutdown) stops the port at once, though Serve waits on a duplicate
+// of its socket.
+func TestListenedClosedByOwnerStopsListening(t *testing.T) {
+	srv := newServer(t, named("s"))
+	p := &Proxy{}
+	p.Switch(NewBackend(srv.addr()))
+	ln, err := p.Listen(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(ln) }()
+	c, _ := greeting(t, ln.Addr().String())
+	c.Close()
+	ln.Close()
+	if d, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		d.Close()
+		t.Fatal("the closed listener's port still accepts")
+	}
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Serve = %v, want net.ErrClosed", err)
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blackhole returns the address of a listening socket whose accept queue
+// is full and never accepted from: the kernel drops further SYNs, so a
+// connect to it neither succeeds nor fails until it times out.
+func blackhole(t *testing.T) string {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := (&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}).String()
+	// Fill the queue (a backlog of 0 holds one connection, sometimes two).
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+		if i == 10 {
+			t.Skip("the kernel keeps accepting into a full backlog")
+		}
+	}
+	return addr
+}
+
+// TestLoopDialTimeoutMovesOn: a connect the loop started that does not
+// finish within DialTimeout is given up, the client goes on to the other
+// backend of the set, and the count on the unresponsive one goes back to
+// zero.
+func TestLoopDialTimeoutMovesOn(t *testing.T) {
+	hole := NewBackend(blackhole(t))
+	live := NewBackend(newServer(t, named("live")).addr())
+	p := &Proxy{DialTimeout: 300 * time.Millisecond, ConnectTimeout: 5 * time.Second}
+	p.SwitchSet([]*Backend{hole, live})
+	addr := startProxy(t, p)
+	for i := range 4 { // ties taken in turn: some go to the hole first
+		start := time.Now()
+		c, name := greeting(t, addr)
+		c.Close()
+		if name != "live" {
+			t.Fatalf("client %d reached %q", i, name)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("client %d took %v", i, d)
+		}
+	}
+	if !testutil.WaitFor(5*time.Second, func() bool { return hole.Conns() == 0 && live.Conns() == 0 }) {
+		t.Fatalf("counts hole %d, live %d; want 0", hole.Conns(), live.Conns())
+	}
+	if hole.Served() != 0 {
+		t.Fatalf("the unresponsive backend carried %d connections", hole.Served())
+	}
+}
