@@ -96,7 +96,7 @@ func (p *Proxy) acceptRaw(sock, wait syscall.RawConn) error {
 // block (EAGAIN), fails, or acceptBatch were taken (nil).
 func (p *Proxy) acceptSome(lfd int) (n int, err error) {
 	for n < acceptBatch {
-		cfd, _, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		cfd, err := accept4(lfd)
 		switch err {
 		case nil:
 			n++
@@ -124,4 +124,15 @@ func (p *Proxy) acceptedFD(cfd int) {
 	if !p.dialFD(e, cfd, start) {
 		go p.serveFD(e, cfd, start, nil, nil)
 	}
+}
+
+// accept4 accepts a client on lfd, non-blocking and close-on-exec, without
+// asking for its address (unix.Accept4 also asks the listening socket for
+// its protocol on every call, to tell L2TP apart).
+func accept4(lfd int) (int, error) {
+	fd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
 }
