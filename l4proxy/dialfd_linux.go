@@ -14,13 +14,13 @@ import (
 )
 
 // dialFD starts a non-blocking connect from a new socket to the backend
-// for the client socket cfd and hands both to a loop, which finishes the
-// connect (elink.connected). It returns false, having changed nothing, when
+// for the client socket cfd and gives both to lp, the loop that accepted
+// it (this runs there), which finishes the connect (elink.connected). It returns false, having changed nothing, when
 // the client needs the goroutine path instead (serveFD): PROXY protocol
 // settings, no backend yet or refusing, a backend address that needs
 // resolving, no loops, or a socket or connect that failed at once.
-func (p *Proxy) dialFD(e *connEntry, cfd int, start time.Time) bool {
-	if lim := p.currentLimits(); lim.AcceptProxyProtocol || lim.ProxyProtocol != ProxyProtocolOff || !p.useLoops() {
+func (p *Proxy) dialFD(e *connEntry, cfd int, start time.Time, lp *loop) bool {
+	if lim := p.currentLimits(); lim.AcceptProxyProtocol || lim.ProxyProtocol != ProxyProtocolOff {
 		return false
 	}
 	t := p.target.Load()
@@ -42,10 +42,10 @@ func (p *Proxy) dialFD(e *connEntry, cfd int, start time.Time) bool {
 		b.release()
 		return false
 	}
-	l := &elink{p: p, b: b, e: e, fd: [2]int{cfd, bfd}, lp: loopFor(cfd),
+	l := &elink{p: p, b: b, e: e, fd: [2]int{cfd, bfd}, lp: lp,
 		writeTimeout: p.clientWriteTimeout(), finEvery: p.finTimeout(),
 		connecting: true, accepted: start}
-	p.startLink(l)
+	p.startLink(l, true)
 	return true
 }
 

@@ -77,7 +77,7 @@ func (p *Proxy) handoff(b *Backend, client, backend net.Conn, e *connEntry) bool
 	}
 	backend.Close()
 	p.startLink(&elink{p: p, b: b, e: e, fd: [2]int{cfd, bfd}, lp: loopFor(cfd),
-		writeTimeout: p.clientWriteTimeout(), finEvery: p.finTimeout()})
+		writeTimeout: p.clientWriteTimeout(), finEvery: p.finTimeout()}, false)
 	return true
 }
 
@@ -98,15 +98,20 @@ func (p *Proxy) useLoops() bool {
 }
 
 // startLink hands l, counted on its backend, to its loop; from here the
-// loop releases the backend and untracks the client when l ends.
-func (p *Proxy) startLink(l *elink) {
+// loop releases the backend and untracks the client when l ends. inLoop
+// says this runs in that loop, which adds l at once.
+func (p *Proxy) startLink(l *elink, inLoop bool) {
 	if !l.connecting {
 		l.b.carried()
 	}
 	l.b.attach(&l.member, l)
 	l.e.handed = true
 	l.e.loop.Store(l)
-	l.lp.post(loopMsg{kind: msgAdd, l: l})
+	if inLoop {
+		l.add()
+	} else {
+		l.lp.post(loopMsg{kind: msgAdd, l: l})
+	}
 	if p.abortingAll.Load() { // Shutdown's closeAll may have passed e before the store
 		l.abortAsync()
 	}

@@ -79,19 +79,10 @@ func (p *Proxy) acceptor(ln net.Listener) func() error {
 	if !ours || !(inherited || p.KeepAlive == 0) {
 		return goAccept
 	}
-	raw, ok := p.rawAcceptor(pl)
-	if !ok {
-		return goAccept
+	if raw, ok := p.rawAcceptor(pl); ok {
+		return raw
 	}
-	return func() error {
-		// A client the PROXY protocol is spoken with goes through a
-		// goroutine anyway (the header is read or written there): Accept
-		// hands it one with no detour through a raw descriptor.
-		if lim := p.currentLimits(); lim.AcceptProxyProtocol || lim.ProxyProtocol != ProxyProtocolOff {
-			return goAccept()
-		}
-		return raw()
-	}
+	return goAccept
 }
 
 // accepted starts proxying c unless the connection limit is reached.

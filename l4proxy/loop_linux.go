@@ -35,6 +35,13 @@ type loop struct {
 	again      []*elink // links with bytes left when their budget ran out
 	lastTick   time.Time
 
+	// Listeners this loop accepts from (rawaccept_linux.go), by their
+	// duplicate descriptor; those with clients left after a batch; the
+	// earliest end of an accept backoff (zero: none).
+	accepting   map[int32]*acceptState
+	acceptQueue []*acceptState
+	retryNext   time.Time
+
 	mu    sync.Mutex // guards inbox and stop
 	inbox []loopMsg
 	stop  bool
@@ -43,15 +50,18 @@ type loop struct {
 
 // loopMsg is a request to a loop from another goroutine.
 type loopMsg struct {
-	kind  int // msgAdd, msgGone, msgAbort
+	kind  int // msgAdd, msgGone, msgAbort, msgListen, msgUnlisten
 	l     *elink
 	grace time.Duration
+	a     *acceptor
 }
 
 const (
 	msgAdd = iota
 	msgGone
 	msgAbort
+	msgListen
+	msgUnlisten
 )
 
 // loops are shared by every proxy of the process: they are started when
@@ -147,6 +157,7 @@ func newLoop() (*loop, error) {
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
 	return &loop{epfd: epfd, evfd: evfd, links: make(map[int32]*elink), timed: make(map[*elink]struct{}),
+		accepting: make(map[int32]*acceptState),
 		done: make(chan struct{})}, nil
 }
 
@@ -178,13 +189,7 @@ func (lp *loop) run() {
 	defer unix.Close(lp.evfd)
 	events := make([]unix.EpollEvent, 256)
 	for {
-		timeout := -1
-		if len(lp.again) > 0 {
-			timeout = 0
-		} else if len(lp.timed) > 0 {
-			timeout = int(tickEvery / time.Millisecond)
-		}
-		n, err := unix.EpollWait(lp.epfd, events, timeout)
+		n, err := unix.EpollWait(lp.epfd, events, lp.timeout())
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			panic(os.NewSyscallError("epoll_wait", err)) // EBADF, EFAULT, EINVAL: a bug
 		}
@@ -196,12 +201,17 @@ func (lp *loop) run() {
 			}
 			if l := lp.links[ev.Fd]; l != nil {
 				l.event(int(ev.Fd), ev.Events)
+			} else if st := lp.accepting[ev.Fd]; st != nil {
+				lp.accept(st)
 			}
 		}
 		if woken && !lp.readInbox() {
 			return
 		}
 		lp.runAgain()
+		if len(lp.acceptQueue) > 0 || !lp.retryNext.IsZero() {
+			lp.retryAccepts(time.Now())
+		}
 		if len(lp.timed) > 0 {
 			if now := time.Now(); now.Sub(lp.lastTick) >= tickEvery {
 				lp.lastTick = now
@@ -211,6 +221,27 @@ func (lp *loop) run() {
 			}
 		}
 	}
+}
+
+// timeout is how long epoll_wait may sleep, in milliseconds (-1: until an
+// event): not at all while links or listeners wait for their next turn,
+// until the next accept retry, and until the next tick while links have
+// clocks running.
+func (lp *loop) timeout() int {
+	if len(lp.again) > 0 || len(lp.acceptQueue) > 0 {
+		return 0
+	}
+	ms := -1
+	if len(lp.timed) > 0 {
+		ms = int(tickEvery / time.Millisecond)
+	}
+	if !lp.retryNext.IsZero() {
+		retry := int((time.Until(lp.retryNext) + time.Millisecond - 1) / time.Millisecond)
+		if ms < 0 || retry < ms {
+			ms = max(retry, 0)
+		}
+	}
+	return ms
 }
 
 // readInbox handles the posted messages; false means stop.
@@ -229,6 +260,10 @@ func (lp *loop) readInbox() bool {
 			m.l.gone(m.grace)
 		case msgAbort:
 			m.l.abort()
+		case msgListen:
+			lp.listen(m.a)
+		case msgUnlisten:
+			lp.unlisten(m.a)
 		}
 	}
 	return !stop

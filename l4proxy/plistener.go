@@ -2,7 +2,6 @@ package l4proxy
 
 import (
 	"net"
-	"os"
 	"sync"
 	"syscall"
 )
@@ -10,17 +9,16 @@ import (
 // proxyListener is a TCP listener Serve may accept from directly, with
 // accept4(2) on its socket, so that a client's descriptor never enters Go's
 // poller (rawaccept_linux.go): one made by Proxy.Listen, or one given to
-// Adopt. To sleep until a client arrives, Serve waits on a duplicate of
-// the listening descriptor (Go's poller will not wait on a listener for
-// anyone but Accept); Close closes that duplicate too, so the socket stops
-// listening at once and a waiting Serve returns.
+// Adopt. The event loops wait for clients on a duplicate of the listening
+// descriptor; Close has them drop it and closes it, so the socket stops
+// listening once Close returns and Serve returns.
 type proxyListener struct {
 	net.Listener      // Addr, Accept and Close are its
 	keepAlive    bool // accepted sockets inherit the proxy's keepalive (made by Listen)
 
-	mu     sync.Mutex
-	closed bool
-	wait   *os.File // the duplicate Serve waits on; nil until the first Serve
+	mu      sync.Mutex
+	closed  bool
+	onClose []func() // run by Close (see rawAcceptor)
 }
 
 // Adopt returns ln as a listener Serve accepts from directly, as it does
@@ -50,16 +48,29 @@ func (l *proxyListener) SyscallConn() (syscall.RawConn, error) {
 	return l.Listener.(syscall.Conn).SyscallConn()
 }
 
-// Close closes the listener, then the duplicate Serve waits on.
+// Close closes the listener, then has the loops stop waiting on it.
 func (l *proxyListener) Close() error {
 	err := l.Listener.Close()
 	l.mu.Lock()
 	l.closed = true
-	w := l.wait
-	l.wait = nil
+	fns := l.onClose
+	l.onClose = nil
 	l.mu.Unlock()
-	if w != nil {
-		w.Close()
+	for _, fn := range fns {
+		fn()
 	}
 	return err
+}
+
+// whenClosed runs fn from Close (at once if Close has run), under l.mu
+// until then, so that whatever fn undoes is done before Close can run it.
+func (l *proxyListener) whenClosed(setup func(), fn func()) (closed bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return true
+	}
+	setup()
+	l.onClose = append(l.onClose, fn)
+	return false
 }

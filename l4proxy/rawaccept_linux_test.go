@@ -160,3 +160,39 @@ func TestLoopDialTimeoutMovesOn(t *testing.T) {
 		t.Fatalf("the unresponsive backend carried %d connections", hole.Served())
 	}
 }
+
+// TestAdoptedListenerShutDownUnderneath: the wrapped listener's socket is
+// shut down and closed without the adopted listener's Close (what the
+// upgrader's Close does while its daemon serves): the loops see it stop
+// listening, and Serve returns net.ErrClosed.
+func TestAdoptedListenerShutDownUnderneath(t *testing.T) {
+	srv := newServer(t, named("s"))
+	p := &Proxy{}
+	p.Switch(NewBackend(srv.addr()))
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := Adopt(inner)
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(ln) }()
+	c, _ := greeting(t, ln.Addr().String())
+	c.Close()
+	rc, err := inner.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RD) })
+	inner.Close()
+	select {
+	case err := <-served:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Serve = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve still running 5 s after its socket stopped listening")
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
