@@ -158,7 +158,7 @@ func newLoop() (*loop, error) {
 	}
 	return &loop{epfd: epfd, evfd: evfd, links: make(map[int32]*elink), timed: make(map[*elink]struct{}),
 		accepting: make(map[int32]*acceptState),
-		done: make(chan struct{})}, nil
+		done:      make(chan struct{})}, nil
 }
 
 // post queues m for the loop and wakes it if its inbox was empty (a loop
