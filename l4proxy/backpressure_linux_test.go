@@ -4,12 +4,17 @@ package l4proxy
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,4 +105,87 @@ func countPipes(t *testing.T, pid int) int {
 		}
 	}
 	return len(pipes)
+}
+
+// TestSmallWritesToSlowReader: a backend sending many small messages (read
+// through the loop's scratch buffer, not a pipe) to a client that starts
+// reading only once the stream has stalled: the chunk a full client holds
+// back is kept by its link, and every byte arrives in order.
+func TestSmallWritesToSlowReader(t *testing.T) {
+	const msgs, size = 20000, 700
+	var sent atomic.Int64
+	srv := newServer(t, func(c net.Conn) {
+		msg := make([]byte, size)
+		// Paced at first, so the proxy reads one message at a time until
+		// the client's window is full (a few dozen messages).
+		pace := time.NewTicker(50 * time.Microsecond)
+		defer pace.Stop()
+		for i := range msgs {
+			if i < 500 {
+				<-pace.C
+			}
+			for j := range msg {
+				msg[j] = byte(i + j)
+			}
+			if _, err := c.Write(msg); err != nil {
+				return
+			}
+			sent.Add(1)
+		}
+		c.(*net.TCPConn).CloseWrite()
+	})
+	p := &Proxy{}
+	p.Switch(NewBackend(srv.addr()))
+	// Small socket buffers towards the client (accepted sockets inherit
+	// the listener's send buffer) fill while the proxy still reads the
+	// backend's messages one by one, so a small chunk is what it holds.
+	small := func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}
+	ln, err := (&net.ListenConfig{Control: small}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(Adopt(ln)) }()
+	defer func() {
+		p.Shutdown(context.Background())
+		<-served
+	}()
+	c, err := (&net.Dialer{Control: small}).Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	last, since := int64(-1), time.Now()
+	testutil.Eventually(t, 30*time.Second, "the backend's writes to stall", func() bool {
+		if n := sent.Load(); n != last {
+			last, since = n, time.Now()
+			return false
+		}
+		return time.Since(since) > 300*time.Millisecond
+	})
+	if last == msgs {
+		t.Fatalf("all %d messages went out before the client read: nothing was held back", msgs)
+	}
+	want := sha256.New()
+	msg := make([]byte, size)
+	for i := range msgs {
+		for j := range msg {
+			msg[j] = byte(i + j)
+		}
+		want.Write(msg)
+	}
+	got := sha256.New()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	n, err := io.Copy(got, c)
+	if err != nil || n != msgs*size {
+		t.Fatalf("read %d of %d bytes: %v", n, msgs*size, err)
+	}
+	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatal("the bytes differ")
+	}
 }

@@ -54,6 +54,7 @@ type elink struct {
 type edir struct {
 	c     carrier // the chunk on its way; nil while none (an idle link holds no pipe)
 	more  bool    // its budget ran out with bytes left
+	bulk  bool    // a read filled the scratch buffer: use pipes (see chunk)
 	eof   bool    // ended cleanly: everything written and the half-close sent
 	moved int64
 }
@@ -262,19 +263,21 @@ func (l *elink) step(i int) {
 				}
 			}
 			if err == unix.EAGAIN {
+				l.own(d)
 				if i == toClient {
 					l.writeBlocked()
 				}
 				return // dst's EPOLLOUT continues
 			}
 			if err != nil {
+				l.own(d)
 				l.abort()
 				return
 			}
 			if d.c.pending() > 0 {
 				continue
 			}
-			d.c.release() // empty: back to the pool
+			l.drop(d.c) // empty: back to the pool
 			d.c = nil
 		}
 		if budget <= 0 {
@@ -285,24 +288,62 @@ func (l *elink) step(i int) {
 			}
 			return
 		}
-		c := newCarrier()
+		c := l.chunk(d)
 		n, err := c.in(src)
 		switch {
 		case err == unix.EAGAIN:
-			c.release()
+			l.drop(c)
 			return // src's EPOLLIN continues
 		case err != nil:
-			c.release()
+			l.drop(c)
 			l.abort()
 			return
 		case n == 0:
-			c.release()
+			l.drop(c)
 			l.ended(i)
 			return
+		}
+		if !d.bulk && n == len(l.lp.scratch.b) {
+			d.bulk = true // a full buffer: more is coming, splice it
 		}
 		d.c = c
 		budget -= n
 	}
+}
+
+// chunk returns the carrier for d's next read. Until d has filled a whole
+// buffer in one read, that is the loop's scratch buffer: small messages
+// (requests, responses, keep-alive traffic) cost one read and one write,
+// cheaper in the kernel than splicing into a pipe and out of it. After, a
+// pipe: bulk bytes never enter user space.
+func (l *elink) chunk(d *edir) carrier {
+	if d.bulk {
+		return newCarrier()
+	}
+	return l.lp.scratch
+}
+
+// own gives d a buffer of its own for what is left of the scratch buffer,
+// when d must keep its chunk until dst can take it.
+func (l *elink) own(d *edir) {
+	s := l.lp.scratch
+	if d.c != carrier(s) {
+		return
+	}
+	b := bufs.Get().(*buffer)
+	b.start, b.end = 0, copy(b.b, s.b[s.start:s.end])
+	s.start, s.end = 0, 0
+	d.c = b
+}
+
+// drop releases an empty or abandoned carrier; the scratch buffer stays
+// the loop's.
+func (l *elink) drop(c carrier) {
+	if s := l.lp.scratch; c == carrier(s) {
+		s.start, s.end = 0, 0
+		return
+	}
+	c.release()
 }
 
 // ended: direction i met its source's EOF with everything written. The

@@ -33,6 +33,7 @@ type loop struct {
 	links      map[int32]*elink // by socket descriptor, both of each link
 	timed      map[*elink]struct{}
 	again      []*elink // links with bytes left when their budget ran out
+	scratch    *buffer  // small reads' chunk, while a link's direction is not bulk (elink.chunk)
 	lastTick   time.Time
 
 	// Listeners this loop accepts from (rawaccept_linux.go), by their
@@ -156,7 +157,7 @@ func newLoop() (*loop, error) {
 		unix.Close(evfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	return &loop{epfd: epfd, evfd: evfd, links: make(map[int32]*elink), timed: make(map[*elink]struct{}),
+	return &loop{epfd: epfd, evfd: evfd, scratch: &buffer{b: make([]byte, bufferSize)}, links: make(map[int32]*elink), timed: make(map[*elink]struct{}),
 		accepting: make(map[int32]*acceptState),
 		done:      make(chan struct{})}, nil
 }
