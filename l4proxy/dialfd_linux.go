@@ -46,6 +46,9 @@ func (p *Proxy) dialFD(e *connEntry, cfd int, start time.Time, lp *loop) bool {
 		writeTimeout: p.clientWriteTimeout(), finEvery: p.finTimeout(),
 		connecting: true, accepted: start}
 	p.startLink(l, true)
+	if !l.done && established(bfd) {
+		l.start(0)
+	}
 	return true
 }
 
