@@ -35,24 +35,46 @@
 //
 // # Data plane
 //
-// Accept, the PROXY-header read, the wait for a backend and the dial run in
-// a goroutine per new connection. Once dialed, on Linux, the link is handed
-// to an event loop (loop_linux.go, elink_linux.go) and that goroutine ends:
-// both sockets' descriptors are duplicated and Go's are closed (so no Go
-// poller watches them), and one of GOMAXPROCS−1 loops (at least one; the
-// spare P keeps accepts and dials running while loops sleep in
-// epoll_wait) registers them, edge-triggered. An idle connection therefore
-// costs two descriptors and a small struct: no goroutine, no pipe. The
-// loops are shared by the process's proxies, started by the first link and
-// stopped when the last proxy that used them has shut down.
+// On Linux a listener from Listen (or one given to Adopt) is served by
+// GOMAXPROCS−1 event loops (at least one; loop_linux.go, elink_linux.go,
+// rawaccept_linux.go, dialfd_linux.go), shared by the process's proxies: a
+// duplicate of the listening descriptor is in every loop's epoll set
+// (EPOLLEXCLUSIVE, so a new client wakes one loop), and that loop accepts
+// with accept4(2), opens the backend socket with a non-blocking connect and
+// runs the link itself, edge-triggered; on loopback the handshake is
+// usually done when connect returns and the link starts at once, else the
+// loop finishes it on EPOLLOUT (SO_ERROR). No socket of such a connection
+// enters Go's poller and no goroutine is woken for it: a short connection
+// is about the system calls HAProxy makes (accept4, socket, setsockopt,
+// connect, two epoll_ctl, the reads and writes, shutdown, two close). An
+// idle connection costs two descriptors and a small struct. Accepting goes
+// through the listener's own descriptor (RawConn.Control), which fails once
+// it is closed, so nothing is accepted after Close; Close has every loop
+// drop the duplicate and closes it before it returns.
 //
-// Each direction of a link moves a chunk at a time: when its source is
+// A client the loop cannot dial at once goes to a goroutine (serveFD: its
+// socket becomes a net.Conn): no backend yet, refusing, every dial failing
+// (it waits up to ConnectTimeout, retrying), a backend host name to
+// resolve, a connect that fails or exceeds DialTimeout in the loop (the
+// next backend is tried, as in a goroutine), or descriptors running out.
+// While the PROXY protocol is on when Serve starts, and for other
+// listeners, Serve accepts with ln.Accept and a goroutine per new
+// connection reads the header, waits for a backend and dials; the dialed
+// link is then handed to a loop (both descriptors duplicated, Go's closed).
+// The loops are started by the first proxy that uses them and stopped when
+// the last one has shut down.
+//
+// Each direction of a link moves a chunk at a time. Until one read fills
+// the loop's 32 KiB scratch buffer, a direction reads into it and writes
+// out at once (requests, responses, keep-alive traffic: a read and a write
+// are cheaper than two splices); a chunk the destination cannot take yet
+// moves to a buffer of the link's own. After that, when its source is
 // readable it takes a pipe from a pool and splice(2)s into it and out to
-// the destination, so bytes never enter user space, and the pipe goes back
+// the destination, so bulk bytes never enter user space, and the pipe goes back
 // to the pool once empty (a pooled pipe unused for half a second is
 // closed). A direction whose destination is full keeps its one pipe until
 // the destination's EPOLLOUT, and reads nothing meanwhile: a client that
-// never reads costs at most one pipe, and the backend is held back by TCP.
+// never reads costs at most one pipe (or buffer), and the backend is held back by TCP.
 // A direction moves at most 1 MiB per turn, then waits until the loop's
 // other ready links had theirs. When no pipe can be made (out of
 // descriptors), a chunk is a user-space buffer instead. A clean EOF is
@@ -90,7 +112,8 @@
 // An idle proxied connection holds two descriptors (its sockets); one
 // moving bytes holds up to two pipes more (two descriptors each) while it
 // does. Call RaiseFileLimit at start. When descriptors run out, accept backs
-// off and retries (pending clients wait in the kernel backlog), dials fail
+// off and retries (pending clients wait in the kernel backlog; a loop stops
+// accepting from that listener for the backoff), dials fail
 // and are retried within ConnectTimeout, and a chunk that cannot get a pipe
 // is copied through a user-space buffer; a link whose descriptors cannot
 // be duplicated for its loop stays in goroutines; service resumes as soon
