@@ -13,11 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestAdoptedListener: a listener from net.Listen given to Adopt is served
-// (accepted directly), and closing it makes the port refuse at once and
-// Serve return net.ErrClosed, though Serve waits on a duplicate of its
-// socket; open connections keep running.
-func TestAdoptedListener(t *testing.T) {
+// serveAdopted serves a listener from net.Listen through Adopt (proxying
+// to a server greeting "s") and returns the proxy, the listener under it,
+// the adopted one and Serve's result.
+func serveAdopted(t *testing.T) (*Proxy, *net.TCPListener, net.Listener, <-chan error) {
 	srv := newServer(t, named("s"))
 	p := &Proxy{}
 	p.Switch(NewBackend(srv.addr()))
@@ -31,19 +30,34 @@ func TestAdoptedListener(t *testing.T) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(ln) }()
-	c, name := greeting(t, ln.Addr().String())
-	if name != "s" {
-		t.Fatalf("greeting %q", name)
-	}
-	ln.Close()
+	return p, inner.(*net.TCPListener), ln, served
+}
+
+// waitServeClosed waits for Serve to return net.ErrClosed.
+func waitServeClosed(t *testing.T, served <-chan error) {
+	t.Helper()
 	select {
 	case err := <-served:
 		if !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("Serve = %v, want net.ErrClosed", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("Serve still running 5 s after its listener was closed")
+		t.Fatal("Serve still running 5 s after its listener stopped listening")
 	}
+}
+
+// TestAdoptedListener: a listener from net.Listen given to Adopt is served
+// (accepted by the loops), and closing it makes the port refuse at once
+// and Serve return net.ErrClosed, though the loops wait on a duplicate of
+// its socket; open connections keep running.
+func TestAdoptedListener(t *testing.T) {
+	p, _, ln, served := serveAdopted(t)
+	c, name := greeting(t, ln.Addr().String())
+	if name != "s" {
+		t.Fatalf("greeting %q", name)
+	}
+	ln.Close()
+	waitServeClosed(t, served)
 	if d, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
 		d.Close()
 		t.Fatal("the closed listener's port still accepts")
@@ -71,7 +85,7 @@ func TestAdoptLeavesOtherListeners(t *testing.T) {
 }
 
 // TestListenedClosedByOwnerStopsListening: closing a listener from Listen
-// (not Shutdown) stops the port at once, though Serve waits on a duplicate
+// (not Shutdown) stops the port at once, though the loops wait on a duplicate
 // of its socket.
 func TestListenedClosedByOwnerStopsListening(t *testing.T) {
 	srv := newServer(t, named("s"))
@@ -166,32 +180,16 @@ func TestLoopDialTimeoutMovesOn(t *testing.T) {
 // upgrader's Close does while its daemon serves): the loops see it stop
 // listening, and Serve returns net.ErrClosed.
 func TestAdoptedListenerShutDownUnderneath(t *testing.T) {
-	srv := newServer(t, named("s"))
-	p := &Proxy{}
-	p.Switch(NewBackend(srv.addr()))
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := Adopt(inner)
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(ln) }()
+	p, inner, ln, served := serveAdopted(t)
 	c, _ := greeting(t, ln.Addr().String())
 	c.Close()
-	rc, err := inner.(*net.TCPListener).SyscallConn()
+	rc, err := inner.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
 	rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RD) })
 	inner.Close()
-	select {
-	case err := <-served:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("Serve = %v, want net.ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve still running 5 s after its socket stopped listening")
-	}
+	waitServeClosed(t, served)
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
