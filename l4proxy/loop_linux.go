@@ -30,7 +30,7 @@ const tickEvery = 100 * time.Millisecond
 // a link needs no lock and no goroutine.
 type loop struct {
 	epfd, evfd int
-	links      map[int32]*elink // by socket descriptor, both of each link
+	links      []*elink // by socket descriptor, both of each link (see link)
 	timed      map[*elink]struct{}
 	again      []*elink // links with bytes left when their budget ran out
 	scratch    *buffer  // small reads' chunk, while a link's direction is not bulk (elink.chunk)
@@ -157,7 +157,7 @@ func newLoop() (*loop, error) {
 		unix.Close(evfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	return &loop{epfd: epfd, evfd: evfd, scratch: &buffer{b: make([]byte, bufferSize)}, links: make(map[int32]*elink), timed: make(map[*elink]struct{}),
+	return &loop{epfd: epfd, evfd: evfd, scratch: &buffer{b: make([]byte, bufferSize)}, timed: make(map[*elink]struct{}),
 		accepting: make(map[int32]*acceptState),
 		done:      make(chan struct{})}, nil
 }
@@ -200,7 +200,7 @@ func (lp *loop) run() {
 				woken = true
 				continue
 			}
-			if l := lp.links[ev.Fd]; l != nil {
+			if l := lp.link(int(ev.Fd)); l != nil {
 				l.event(int(ev.Fd), ev.Events)
 			} else if st := lp.accepting[ev.Fd]; st != nil {
 				lp.accept(st)
@@ -216,8 +216,9 @@ func (lp *loop) run() {
 		if len(lp.timed) > 0 {
 			if now := time.Now(); now.Sub(lp.lastTick) >= tickEvery {
 				lp.lastTick = now
+				at := clock(now.Sub(clockBase))
 				for l := range lp.timed {
-					l.tick(now)
+					l.tick(at)
 				}
 			}
 		}
@@ -243,6 +244,29 @@ func (lp *loop) timeout() int {
 		}
 	}
 	return ms
+}
+
+// link returns the link socket fd belongs to, or nil. Links are found by
+// descriptor in a slice, not a map: descriptors are small and reused, and
+// a slot costs 8 bytes where a map entry costs several times that.
+func (lp *loop) link(fd int) *elink {
+	if fd < len(lp.links) {
+		return lp.links[fd]
+	}
+	return nil
+}
+
+// setLink sets (or, with nil, clears) the link socket fd belongs to.
+func (lp *loop) setLink(fd int, l *elink) {
+	if fd >= len(lp.links) {
+		if l == nil {
+			return
+		}
+		grown := make([]*elink, max(fd+1, 2*len(lp.links), 64))
+		copy(grown, lp.links)
+		lp.links = grown
+	}
+	lp.links[fd] = l
 }
 
 // readInbox handles the posted messages; false means stop.
