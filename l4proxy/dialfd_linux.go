@@ -15,10 +15,11 @@ import (
 
 // dialFD starts a non-blocking connect from a new socket to the backend
 // for the client socket cfd and gives both to lp, the loop that accepted
-// it (this runs there), which finishes the connect (elink.connected). It returns false, having changed nothing, when
-// the client needs the goroutine path instead (serveFD): PROXY protocol
-// settings, no backend yet or refusing, a backend address that needs
-// resolving, no loops, or a socket or connect that failed at once.
+// it (this runs there), which finishes the connect (elink.connected),
+// unless it finished at once. It returns false, having changed nothing,
+// when the client needs the goroutine path instead (serveFD): PROXY
+// protocol settings, no backend yet or refusing, a backend address that
+// needs resolving, or a socket or connect that failed at once.
 func (p *Proxy) dialFD(e *connEntry, cfd int, start time.Time, lp *loop) bool {
 	if lim := p.currentLimits(); lim.AcceptProxyProtocol || lim.ProxyProtocol != ProxyProtocolOff {
 		return false

@@ -105,7 +105,7 @@ func (a *app) finish(o outcome) {
 	a.retry.stop()
 	a.dismiss(at, false) // none left when it completed or gave up
 	if at.front != nil { // never served (adopt takes a served one): nobody accepted there
-		_ = at.front.ln.Close()
+		at.front.closeListener()
 	}
 	a.answer(at, o, false)
 	for _, m := range a.members() { // their replacement failed: keep checking them

@@ -106,6 +106,6 @@ func (a *app) doTerminate() {
 	default:
 		close(a.hurry)
 	}
-	_ = a.front.ln.Close() // stop accepting first
+	a.front.closeListener() // stop accepting first
 	a.doStop(nil)
 }

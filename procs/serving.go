@@ -97,7 +97,7 @@ func (a *app) moveFront(at *attempt, prevs []*member) {
 	go serveFront(at.front, a.logger, &a.wg)
 	old := a.front
 	a.front, at.front = at.front, nil
-	_ = old.ln.Close()
+	old.closeListener()
 	old.proxy.SwitchSet(bs)
 	until := make([]*instance, len(prevs))
 	for i, p := range prevs {

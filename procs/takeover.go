@@ -77,7 +77,7 @@ func (drained) isMessage()     {}
 // connections are done. Then the app terminates (drained).
 func (a *app) doHandover() {
 	a.leaving = true
-	_ = a.front.ln.Close()
+	a.front.closeListener()
 	a.wg.Add(1)
 	go drainFront(a, a.front, a.cfg.DrainTimeout)
 }
