@@ -42,12 +42,47 @@ func (r *results) evaluate() {
 	if kr, krh := row(r.KeepAliveRedis, "gracevisord"), row(r.KeepAliveRedis, "haproxy"); krh.RPS > 0 {
 		add("redis -k 1 req/s, ratio to HAProxy", ratio(kr.RPS, krh.RPS), ">= 1.0", kr.RPS >= krh.RPS)
 	}
+	r.evaluateDataPlane()
 	for _, x := range r.Reload {
 		if x.Operation == "reload" || x.Operation == "upgrade" {
 			failed := float64(x.FailedRequests + x.FailedConns + x.OpFailures)
 			add(fmt.Sprintf("failures during %d %ss", x.Count, x.Operation), failed, "0", failed == 0)
 		}
 	}
+}
+
+// evaluateDataPlane adds the data-plane issue's stricter targets (issue 14:
+// per-connection cost, idle memory and descriptors, CPU per GB).
+func (r *results) evaluateDataPlane() {
+	add := func(target string, got float64, want string, met bool) {
+		r.Checks = append(r.Checks, check{target + " [14]", got, want, met})
+	}
+	if b, bh := r.bulk("gracevisord"), r.bulk("haproxy"); len(r.Bulk) > 0 && bh.CPU1 > 0 {
+		add("bulk 1 stream, ratio to HAProxy", ratio(b.Gbps1, bh.Gbps1), ">= 1.20", b.Gbps1 >= 1.2*bh.Gbps1)
+		add("proxy CPU s/GB, 1 stream, ratio to HAProxy", ratio(b.CPU1, bh.CPU1), "<= 0.60", b.CPU1 <= 0.6*bh.CPU1)
+	}
+	if s, sh := row(r.Short, "gracevisord"), row(r.Short, "haproxy"); sh.ProxyCPUus > 0 {
+		add("short connections req/s, ratio to HAProxy", ratio(s.RPS, sh.RPS), ">= 1.10", s.RPS >= 1.1*sh.RPS)
+		add("proxy CPU per short connection, ratio to HAProxy", ratio(s.ProxyCPUus, sh.ProxyCPUus), "<= 0.90", s.ProxyCPUus <= 0.9*sh.ProxyCPUus)
+	}
+	if k, kh := row(r.KeepAlive, "gracevisord"), row(r.KeepAlive, "haproxy"); kh.P99ms > 0 {
+		add("keep-alive p99, ratio to HAProxy", ratio(k.P99ms, kh.P99ms), "<= 1.20", k.P99ms <= 1.2*kh.P99ms)
+	}
+	if i, ih := r.idle("gracevisord"), r.idle("haproxy"); i.Conns > 0 {
+		add("idle fds per connection", i.FDsPerConn, "<= 2.05", i.FDsPerConn <= 2.05)
+		if ih.Conns > 0 && ih.RSSKBPerConn > 0 {
+			add("idle KB per connection, ratio to HAProxy", ratio(i.RSSKBPerConn, ih.RSSKBPerConn), "<= 0.10", i.RSSKBPerConn <= 0.1*ih.RSSKBPerConn)
+		}
+	}
+}
+
+func (r *results) idle(target string) idleRow {
+	for _, i := range r.Idle {
+		if i.Target == target {
+			return i
+		}
+	}
+	return idleRow{}
 }
 
 func (r *results) bulk(target string) bulkRow {
