@@ -114,9 +114,7 @@ func run(ctx context.Context, o options) error {
 		fmt.Fprintf(os.Stderr, "   (%s)\n", time.Since(t0).Round(time.Second))
 	}
 	res.LoadAvg[1] = loadAvg()
-	if len(only) == 0 { // the targets need every step's figures
-		res.evaluate()
-	}
+	res.evaluate() // each target whose step ran
 	res.print(os.Stdout)
 	fmt.Printf("\n%s", res.markdown())
 	if o.only != "" {
