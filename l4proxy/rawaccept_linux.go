@@ -47,7 +47,7 @@ type acceptState struct {
 	a       *acceptor
 	backoff time.Duration
 	retryAt time.Time // zero: not backing off
-	queued  bool      // in lp.acceptAgain
+	queued  bool      // in lp.acceptQueue
 	stopped bool
 }
 
