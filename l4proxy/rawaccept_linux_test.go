@@ -5,7 +5,12 @@ package l4proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,5 +197,66 @@ func TestAdoptedListenerShutDownUnderneath(t *testing.T) {
 	waitServeClosed(t, served)
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNoDescriptorForTheBackend: a client the loop accepts when no
+// descriptor is left for its backend socket is not dropped: it goes to a
+// goroutine, which waits for a descriptor (fdConn's backoff) and serves it
+// once there are descriptors again.
+func TestNoDescriptorForTheBackend(t *testing.T) {
+	// Greets and reads, without io.Copy: Go's splice would leave pipes
+	// that close later, making room the limit below does not count on.
+	srv := newServer(t, func(c net.Conn) {
+		io.WriteString(c, "s\n")
+		io.Copy(io.Discard, c)
+	})
+	p := &Proxy{}
+	p.Switch(NewBackend(srv.addr()))
+	addr := startProxy(t, p)
+	c0, _ := greeting(t, addr) // the loops run
+	c0.Close()
+	testutil.Eventually(t, 5*time.Second, "the first connection's descriptors to close", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return p.Stats().Active == 0 && len(srv.conns) == 0
+	})
+
+	var lim syscall.Rlimit
+	err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) }
+	defer restore()
+	// Room for the client's socket and the accepted one, nothing more:
+	// the limit bounds descriptor numbers, and the two lowest free ones
+	// are what two placeholders get.
+	var holes [2]*os.File
+	for i := range holes {
+		if holes[i], err = os.Open(os.DevNull); err != nil {
+			t.Fatal(err)
+		}
+	}
+	low := lim
+	low.Cur = uint64(max(holes[0].Fd(), holes[1].Fd()) + 1)
+	holes[0].Close()
+	holes[1].Close()
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Skipf("cannot lower the descriptor limit: %v", err)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		restore()
+		t.Fatal(err)
+	}
+	defer c.Close()
+	testutil.Eventually(t, 5*time.Second, "the client to wait for a descriptor", func() bool {
+		buf := make([]byte, 1<<22)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "l4proxy.(*Proxy).fdConn")
+	})
+	restore()
+	if name, err := readLine(c, 5*time.Second); err != nil || name != "s" {
+		t.Fatalf("greeting %q, %v; want s", name, err)
 	}
 }
