@@ -45,12 +45,7 @@ func (h *harness) set(starts ...int) AppStatus {
 
 func TestInstancesLifecycle(t *testing.T) {
 	ok, crash := fakeRun{}, fakeRun{crash: true}
-	cases := []struct {
-		name   string
-		script []fakeRun
-		tune   func(*config.App, *timing)
-		run    func(h *harness)
-	}{
+	cases := []lifecycleCase{
 		{"three start; a crash restarts that slot only", []fakeRun{ok}, instances(3, config.ReloadAllAtOnce), func(h *harness) {
 			h.set(0, 1, 2)
 			h.sys.proc(1).exit(errors.New("exit status 1"))
@@ -179,11 +174,7 @@ func TestInstancesLifecycle(t *testing.T) {
 			h.set(0, 1, 3)
 		}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.run(startFake(t, newFakeSystem(tc.script...), tc.tune))
-		})
-	}
+	runLifecycle(t, cases)
 }
 
 func TestScaleLifecycle(t *testing.T) {

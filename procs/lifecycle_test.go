@@ -164,14 +164,27 @@ func waitForever(c *config.App, _ *timing) { c.StartTimeout = 0 }
 
 var errNoSuchFile = errors.New("fork/exec fake: no such file or directory")
 
+// lifecycleCase is one case of a fake-OS lifecycle table: the fake
+// processes' script, the app's tuning, and what to do and check.
+type lifecycleCase struct {
+	name   string
+	script []fakeRun
+	tune   func(*config.App, *timing)
+	run    func(h *harness)
+}
+
+// runLifecycle runs each case on a fresh harness.
+func runLifecycle(t *testing.T, cases []lifecycleCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.run(startFake(t, newFakeSystem(c.script...), c.tune))
+		})
+	}
+}
+
 func TestLifecycle(t *testing.T) {
 	ok, crash := fakeRun{}, fakeRun{crash: true}
-	cases := []struct {
-		name   string
-		script []fakeRun
-		tune   func(*config.App, *timing)
-		run    func(h *harness)
-	}{
+	cases := []lifecycleCase{
 		// The happy path.
 		{"start, ready, reload flips, old drains and stops", []fakeRun{ok}, nil, func(h *harness) {
 			h.serves(0)
@@ -386,11 +399,7 @@ func TestLifecycle(t *testing.T) {
 		}},
 	}
 	began := time.Now()
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			c.run(startFake(t, newFakeSystem(c.script...), c.tune))
-		})
-	}
+	runLifecycle(t, cases)
 	t.Logf("%d cases in %s", len(cases), time.Since(began).Round(time.Millisecond))
 }
 
