@@ -45,7 +45,7 @@ func (p *Proxy) dialFD(e *connEntry, cfd int, start time.Time, lp *loop) bool {
 	}
 	l := &elink{p: p, b: b, e: e, fd: [2]int{cfd, bfd}, lp: lp,
 		writeTimeout: p.clientWriteTimeout(), finEvery: p.finTimeout(),
-		connecting: true, accepted: clock(start.Sub(clockBase))}
+		connecting: true, accepted: clockAt(start)}
 	p.startLink(l, true)
 	if !l.done && established(bfd) {
 		l.start(0)

@@ -58,7 +58,9 @@ type clock int64
 
 var clockBase = time.Now()
 
-func clockNow() clock { return max(1, clock(time.Since(clockBase))) }
+func clockNow() clock { return clockAt(time.Now()) }
+
+func clockAt(t time.Time) clock { return max(1, clock(t.Sub(clockBase))) }
 
 func (c clock) add(d time.Duration) clock { return c + clock(d) }
 

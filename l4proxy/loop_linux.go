@@ -216,7 +216,7 @@ func (lp *loop) run() {
 		if len(lp.timed) > 0 {
 			if now := time.Now(); now.Sub(lp.lastTick) >= tickEvery {
 				lp.lastTick = now
-				at := clock(now.Sub(clockBase))
+				at := clockAt(now)
 				for l := range lp.timed {
 					l.tick(at)
 				}
