@@ -205,6 +205,9 @@ func TestAdoptedListenerShutDownUnderneath(t *testing.T) {
 // goroutine, which waits for a descriptor (fdConn's backoff) and serves it
 // once there are descriptors again.
 func TestNoDescriptorForTheBackend(t *testing.T) {
+	if loopsDisabled {
+		t.Skip("the event loops are off (" + DataPlaneEnv + ")")
+	}
 	// Greets and reads, without io.Copy: Go's splice would leave pipes
 	// that close later, making room the limit below does not count on.
 	srv := newServer(t, func(c net.Conn) {
