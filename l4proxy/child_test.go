@@ -19,8 +19,8 @@ import (
 )
 
 // The test binary re-executes itself (testutil.ChildCommand) in mode proxy,
-// server or raise to run a proxy, a benchmark server or a limit check in a
-// child process: lowering RLIMIT_NOFILE there leaves this process alone,
+// server or raise (or one a test file adds to childModes) to run a proxy,
+// a benchmark server or a limit check in a child process: lowering RLIMIT_NOFILE there leaves this process alone,
 // and benchmarks get the process layout of production (client, proxy and
 // app apart).
 const (
@@ -36,17 +36,17 @@ var childHandlers = map[string]func(net.Conn){
 	"echoRaw":        echoRaw,
 }
 
+// childModes are the modes childMain runs; test files may add theirs.
+var childModes = map[string]func() error{
+	"proxy":  childProxy,
+	"server": childServer,
+	"raise":  childRaise,
+}
+
 func childMain(mode string) int {
-	var err error
-	switch mode {
-	case "proxy":
-		err = childProxy()
-	case "server":
-		err = childServer()
-	case "raise":
-		err = childRaise()
-	default:
-		err = fmt.Errorf("unknown child mode %q", mode)
+	err := fmt.Errorf("unknown child mode %q", mode)
+	if run := childModes[mode]; run != nil {
+		err = run()
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)

@@ -5,6 +5,7 @@ package l4proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -203,11 +204,23 @@ func TestAdoptedListenerShutDownUnderneath(t *testing.T) {
 // TestNoDescriptorForTheBackend: a client the loop accepts when no
 // descriptor is left for its backend socket is not dropped: it goes to a
 // goroutine, which waits for a descriptor (fdConn's backoff) and serves it
-// once there are descriptors again.
+// once there are descriptors again. It runs in a child process, whose
+// descriptors no earlier test left to be freed later (Go's splice pipes
+// close when the garbage collector gets to them).
 func TestNoDescriptorForTheBackend(t *testing.T) {
 	if loopsDisabled {
 		t.Skip("the event loops are off (" + DataPlaneEnv + ")")
 	}
+	if out, err := testutil.ChildCommand(t, "nodescriptor").CombinedOutput(); err != nil {
+		t.Fatalf("child: %v: %s", err, out)
+	}
+}
+
+func init() { childModes["nodescriptor"] = childNoDescriptor }
+
+// childNoDescriptor is TestNoDescriptorForTheBackend's child.
+func childNoDescriptor() error {
+	t := exitOnFail{}
 	// Greets and reads, without io.Copy: Go's splice would leave pipes
 	// that close later, making room the limit below does not count on.
 	srv := newServer(t, func(c net.Conn) {
@@ -226,40 +239,41 @@ func TestNoDescriptorForTheBackend(t *testing.T) {
 	})
 
 	var lim syscall.Rlimit
-	err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	if err != nil {
-		t.Fatal(err)
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
 	}
-	restore := func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) }
-	defer restore()
 	// Room for the client's socket and the accepted one, nothing more:
 	// the limit bounds descriptor numbers, and the two lowest free ones
 	// are what two placeholders get.
 	var holes [2]*os.File
 	for i := range holes {
-		if holes[i], err = os.Open(os.DevNull); err != nil {
-			t.Fatal(err)
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return err
 		}
+		holes[i] = f
 	}
 	low := lim
 	low.Cur = uint64(max(holes[0].Fd(), holes[1].Fd()) + 1)
 	holes[0].Close()
 	holes[1].Close()
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Skipf("cannot lower the descriptor limit: %v", err)
+		return fmt.Errorf("lower the descriptor limit: %w", err)
 	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		restore()
-		t.Fatal(err)
+		return err
 	}
 	defer c.Close()
 	testutil.Eventually(t, 5*time.Second, "the client to wait for a descriptor", func() bool {
 		buf := make([]byte, 1<<22)
 		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "l4proxy.(*Proxy).fdConn")
 	})
-	restore()
-	if name, err := readLine(c, 5*time.Second); err != nil || name != "s" {
-		t.Fatalf("greeting %q, %v; want s", name, err)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
 	}
+	if name, err := readLine(c, 5*time.Second); err != nil || name != "s" {
+		return fmt.Errorf("greeting %q, %v; want s", name, err)
+	}
+	return nil
 }
